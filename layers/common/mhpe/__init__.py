@@ -1,0 +1,1 @@
+"""M-HPE shared code, shipped to the functions as a Lambda layer."""
