@@ -1,6 +1,9 @@
 PYTHON ?= python3.11
 VENV := .venv
 SAM_VENV := .venv-sam
+# The first Python 3.12 that runs: on PATH, or one that pyenv installed but has not activated.
+PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
+	$$p -c 'import sys' 2>/dev/null && { echo $$p; break; }; done)
 BIN := $(VENV)/bin
 
 .PHONY: setup setup-sam test lint demo up down deploy clean
@@ -18,13 +21,14 @@ $(VENV)/.installed: pyproject.toml
 setup-sam: $(SAM_VENV)/.installed
 
 $(SAM_VENV)/.installed:
-	python3.12 -m venv $(SAM_VENV)
+	@test -n "$(PYTHON312)" || { echo "setup-sam: Python 3.12 not found; install it or set PYTHON312=/path/to/python3.12"; exit 1; }
+	$(PYTHON312) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
 	touch $@
 
 test: setup setup-sam
-	PATH="$(CURDIR)/$(BIN):$$PATH" SAM_CLI="$(CURDIR)/$(SAM_VENV)/bin/sam" $(BIN)/pytest -q
+	PATH="$(CURDIR)/$(BIN):$(CURDIR)/$(SAM_VENV)/bin:$$PATH" SAM_CLI="$(CURDIR)/$(SAM_VENV)/bin/sam" $(BIN)/pytest -q
 
 lint: setup
 	$(BIN)/ruff check infra layers functions tests

@@ -1,0 +1,73 @@
+"""The HTTP edge of the local cloud: control routes, then moto for every AWS API."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from infra.localcloud import eventbridge
+from infra.localcloud.cloud import LocalCloud
+from infra.localcloud.persistence import S3Snapshot
+
+logger = logging.getLogger(__name__)
+
+CONTROL_PREFIX = "/_mhpe/"
+MUTATING_METHODS = frozenset({"PUT", "POST", "DELETE", "PATCH"})
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class EdgeApp:
+    """WSGI app: `/_mhpe/...` control routes, everything else to moto's dispatcher."""
+
+    def __init__(
+        self,
+        moto_app: WsgiApp,
+        cloud: LocalCloud,
+        snapshot: S3Snapshot,
+        status: Callable[[], dict[str, Any]],
+    ) -> None:
+        self._moto_app = moto_app
+        self._cloud = cloud
+        self._snapshot = snapshot
+        self._status = status
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            status, body = self._control(environ["REQUEST_METHOD"], path[len(CONTROL_PREFIX) :])
+            return _json_response(start_response, status, body)
+        if environ["REQUEST_METHOD"] in MUTATING_METHODS and _is_s3_request(environ):
+            self._snapshot.mark_dirty()
+        return self._moto_app(environ, start_response)
+
+    def _control(self, method: str, route: str) -> tuple[int, dict[str, Any]]:
+        parts = route.strip("/").split("/")
+        if method == "GET" and parts == ["health"]:
+            return 200, self._status()
+        if method == "POST" and len(parts) == 3 and parts[0] == "schedules" and parts[2] == "fire":
+            schedule = eventbridge.find_schedule(parts[1])
+            if schedule is None:
+                return 404, {"message": f"no enabled scheduled rule or schedule named {parts[1]}"}
+            return 200, {"name": schedule.name, "targets": eventbridge.fire(self._cloud, schedule)}
+        if method == "GET" and len(parts) == 2 and parts[0] == "functions":
+            return 200, self._cloud.runtime.stats(parts[1])
+        return 404, {"message": f"no control route {method} {CONTROL_PREFIX}{route}"}
+
+
+def _is_s3_request(environ: dict[str, Any]) -> bool:
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    query = environ.get("QUERY_STRING", "")
+    return "/s3/aws4_request" in authorization or "%2Fs3%2Faws4_request" in query
+
+
+def _json_response(start_response: Callable[..., Any], status: int, body: dict[str, Any]):
+    data = json.dumps(body).encode()
+    reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}.get(status, "")
+    start_response(
+        f"{status} {reason}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+    )
+    return [data]
