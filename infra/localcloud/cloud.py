@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -83,8 +84,9 @@ class LocalCloud:
 
     def _start_execution(self, state_machine_arn: str, payload: str, source: str) -> None:
         try:
+            # moto 5.2.5 names an unnamed execution "None", so a second one would collide.
             response = self.client("stepfunctions").start_execution(
-                stateMachineArn=state_machine_arn, input=payload
+                stateMachineArn=state_machine_arn, name=str(uuid.uuid4()), input=payload
             )
         except Exception:
             logger.exception("%s could not start an execution of %s", source, state_machine_arn)

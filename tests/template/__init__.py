@@ -1,0 +1,1 @@
+"""Tests of template.yaml, its state machine, sample events and handler skeletons."""

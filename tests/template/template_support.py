@@ -1,0 +1,45 @@
+"""Paths and helpers for the tests of template.yaml, its state machine, events and handlers."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+ASL_PATH = REPO_ROOT / "statemachines" / "training_pipeline.asl.json"
+EVENTS_DIR = REPO_ROOT / "events"
+DEFAULT_SAM_CLI = REPO_ROOT / ".venv-sam" / "bin" / "sam"
+
+# Dummy credentials, so that no AWS client in a test looks for real ones or for the instance
+# metadata address.
+AWS_TEST_ENVIRONMENT = {
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "SAM_CLI_TELEMETRY": "0",
+}
+
+# The functions of the training pipeline, in the order the state machine runs them.
+PIPELINE_FUNCTIONS = ("ValidateFunction", "TrainFunction", "EvaluateFunction", "PromoteFunction")
+
+
+def function_resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return the template's AWS::Serverless::Function resources by logical id."""
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """Return the sample event events/NAME parsed from JSON."""
+    return json.loads((EVENTS_DIR / name).read_text())
+
+
+def load_definition() -> dict[str, Any]:
+    """Return the training pipeline's ASL definition, placeholders not substituted."""
+    return json.loads(ASL_PATH.read_text())

@@ -1,0 +1,119 @@
+"""The training pipeline's ASL definition: structure, substitutions, retries and failures."""
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from tests.template.template_support import PIPELINE_FUNCTIONS, load_definition
+
+TRANSIENT_LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+
+
+def _transitions(state: dict[str, Any]) -> Iterator[str]:
+    """Yield the name of every state that a state can move to."""
+    if "Next" in state:
+        yield state["Next"]
+    if "Default" in state:
+        yield state["Default"]
+    for choice in state.get("Choices", []):
+        yield choice["Next"]
+    for catcher in state.get("Catch", []):
+        yield catcher["Next"]
+
+
+def _task_states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: state for name, state in definition["States"].items() if state["Type"] == "Task"}
+
+
+def test_every_placeholder_has_a_substitution(template: dict[str, Any]) -> None:
+    substitutions = template["Resources"]["TrainingPipeline"]["Properties"][
+        "DefinitionSubstitutions"
+    ]
+    resources = {state["Resource"] for state in _task_states(load_definition()).values()}
+    placeholders = {match for resource in resources for match in PLACEHOLDER.findall(resource)}
+
+    assert placeholders == set(substitutions)
+    for resource in resources:
+        assert PLACEHOLDER.fullmatch(resource), f"task resource {resource} is not a placeholder"
+    for placeholder, value in substitutions.items():
+        assert value == {"Fn::GetAtt": [placeholder.removesuffix("Arn"), "Arn"]}, placeholder
+
+
+def test_every_transition_reaches_a_defined_state() -> None:
+    definition = load_definition()
+    states = definition["States"]
+    reachable = {definition["StartAt"]}
+    pending = [definition["StartAt"]]
+
+    while pending:
+        name = pending.pop()
+        assert name in states, f"transition to undefined state {name}"
+        for target in _transitions(states[name]):
+            if target not in reachable:
+                reachable.add(target)
+                pending.append(target)
+
+    assert reachable == set(states), f"unreachable states: {set(states) - reachable}"
+
+
+def test_tasks_run_pipeline_functions_in_order() -> None:
+    tasks = _task_states(load_definition())
+
+    assert list(tasks) == ["Validate", "Train", "Evaluate", "Promote"]
+    for (name, state), function in zip(tasks.items(), PIPELINE_FUNCTIONS, strict=True):
+        assert state["Resource"] == f"${{{function}Arn}}", name
+
+
+def test_every_task_retries_transient_lambda_errors() -> None:
+    for name, state in _task_states(load_definition()).items():
+        retried = {error for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
+
+        assert TRANSIENT_LAMBDA_ERRORS <= retried, (
+            f"{name} does not retry {TRANSIENT_LAMBDA_ERRORS}"
+        )
+        assert "States.ALL" not in retried, f"{name} retries every error, bugs included"
+
+
+def test_every_task_catches_into_its_fail_state() -> None:
+    definition = load_definition()
+    states = definition["States"]
+
+    for name, state in _task_states(definition).items():
+        (catcher,) = state["Catch"]
+        fail_state = states[catcher["Next"]]
+
+        assert catcher["ErrorEquals"] == ["States.ALL"], name
+        assert catcher["Next"] == f"{name}Failed", name
+        assert fail_state["Type"] == "Fail", name
+        assert fail_state["Error"] == f"{name}Failed", name
+
+
+def test_choices_default_to_the_safe_branch() -> None:
+    states = load_definition()["States"]
+
+    assert states["QualityGate"]["Default"] == "QualityGateFailed"
+    assert states["QualityGateFailed"]["Type"] == "Fail"
+    assert states["ChallengerBetter"]["Default"] == "ChampionKept"
+    assert states["ChampionKept"]["Type"] == "Succeed"
+    assert states["Promote"]["Next"] == "ChallengerPromoted"
+
+
+def test_task_results_keep_the_pipeline_input() -> None:
+    # ResultPath keeps the batch and the earlier steps' results in the state. Without it, a
+    # task's result would replace the whole state.
+    result_paths = {
+        name: state.get("ResultPath") for name, state in _task_states(load_definition()).items()
+    }
+
+    assert result_paths == {
+        "Validate": "$.validation",
+        "Train": "$.training",
+        "Evaluate": "$.evaluation",
+        "Promote": "$.promotion",
+    }
