@@ -21,13 +21,35 @@ from moto.s3 import notifications
 
 from infra.localcloud import eventbridge, s3_events
 from infra.localcloud.cloud import LocalCloud
-from infra.localcloud.runtime.pool import TooManyRequestsError
+from infra.localcloud.runtime.errors import (
+    InvalidRequestContentError,
+    RequestTooLargeError,
+    TooManyRequestsError,
+)
 
 logger = logging.getLogger(__name__)
 
 PINNED_MOTO_VERSION = "5.2.5"
 # Lambda returns the last 4 KB of an invocation's log in X-Amz-Log-Result.
 LOG_RESULT_MAX_BYTES = 4096
+
+
+class InvalidRequestContentException(JsonRESTError):
+    """Lambda's answer to an event that is not JSON."""
+
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidRequestContentException", message)
+
+
+class RequestTooLargeException(JsonRESTError):
+    """Lambda's answer to an event over its payload limit."""
+
+    code = 413
+
+    def __init__(self, message: str) -> None:
+        super().__init__("RequestTooLargeException", message)
 
 
 class TooManyRequestsException(JsonRESTError):
@@ -92,14 +114,18 @@ def _invoke(
     invocation_type = _header(request_headers, "x-amz-invocation-type", "RequestResponse")
     if invocation_type == "DryRun":
         return b""
-    if invocation_type == "Event":
-        request_id = cloud.runtime.invoke_async(spec, payload or b"{}")
-        response_headers["x-amzn-RequestId"] = request_id
-        return b""
     try:
+        if invocation_type == "Event":
+            request_id = cloud.runtime.invoke_async(spec, payload or b"{}")
+            response_headers["x-amzn-RequestId"] = request_id
+            return b""
         result = cloud.runtime.invoke(spec, payload or b"{}")
     except TooManyRequestsError:
         raise TooManyRequestsException(spec.function_name) from None
+    except InvalidRequestContentError as error:
+        raise InvalidRequestContentException(str(error)) from None
+    except RequestTooLargeError as error:
+        raise RequestTooLargeException(str(error)) from None
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error
     log_tail = result.log_result.encode()[-LOG_RESULT_MAX_BYTES:]

@@ -1,0 +1,1 @@
+"""Tests of the function runtime of the embedded local cloud."""
