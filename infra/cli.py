@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,7 @@ def cloud_up(
 
 
 def _redeploy(settings: CloudSettings) -> None:
-    from infra.localcloud.deploy import TemplateError, deploy, list_stacks
+    from infra.localcloud.deploy import DeployError, TemplateError, deploy, list_stacks
 
     for record in list_stacks(settings.state_dir):
         click.echo(f"redeploying stack {record.stack_name} from {record.template_path}")
@@ -114,7 +115,7 @@ def _redeploy(settings: CloudSettings) -> None:
                 state_dir=settings.state_dir,
                 parameter_overrides=record.parameters,
             )
-        except (TemplateError, FileNotFoundError) as error:
+        except (TemplateError, DeployError, TimeoutError, FileNotFoundError) as error:
             click.echo(f"could not redeploy stack {record.stack_name}: {error}", err=True)
 
 
@@ -219,7 +220,7 @@ def deploy_command(
     context: click.Context, template: Path, stack_name: str, parameter_overrides: tuple[str, ...]
 ) -> None:
     """Create or update every resource of a SAM template in the running local cloud."""
-    from infra.localcloud.deploy import TemplateError, deploy
+    from infra.localcloud.deploy import DeployError, TemplateError, deploy
 
     endpoint = _running_endpoint(context.obj["state_dir"])
     try:
@@ -230,7 +231,7 @@ def deploy_command(
             state_dir=context.obj["state_dir"],
             parameter_overrides=_parse_overrides(parameter_overrides),
         )
-    except TemplateError as error:
+    except (TemplateError, DeployError, TimeoutError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     counts: dict[str, int] = {}
     for change in result.changes:
@@ -290,6 +291,26 @@ def invoke_command(
     click.echo(result.payload.decode())
     if result.function_error:
         sys.exit(1)
+
+
+def _add_plugin_commands() -> None:
+    """Add the commands that installed packages register under the `mhpe.commands` group.
+
+    The product's own commands (data, replay, api-key) come from its layer package this way,
+    so the local cloud never imports the product's code.
+    """
+    for entry_point in entry_points(group="mhpe.commands"):
+        if entry_point.name in main.commands:
+            continue
+        try:
+            command = entry_point.load()
+        except (ImportError, AttributeError) as error:
+            print(f"mhpe: command {entry_point.name} unavailable: {error}", file=sys.stderr)
+            continue
+        main.add_command(command, entry_point.name)
+
+
+_add_plugin_commands()
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ def configure_moto(port: int) -> None:
     # Step Functions' Lambda tasks call the Lambda API at http://localhost:$MOTO_PORT.
     os.environ["MOTO_PORT"] = str(port)
     os.environ.update(CLIENT_ENVIRONMENT)
+    # Roles attach AWS managed policies (AWSLambdaBasicExecutionRole and others).
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     from moto.core.config import default_user_config
 
     default_user_config["stepfunctions"]["execute_state_machine"] = True
