@@ -42,6 +42,7 @@ class LocalCloud:
         # Deliveries run off the request thread, so that an upload returns before its
         # function starts, as S3 notifications do.
         self._deliveries = ThreadPoolExecutor(max_workers=4, thread_name_prefix="delivery")
+        self._log_streams: set[tuple[str, str]] = set()
 
     def function_spec(self, function_name_or_arn: str) -> FunctionSpec:
         """Return the runtime spec of a function that moto stores; raise if it is unknown."""
@@ -101,14 +102,18 @@ class LocalCloud:
         backend = logs_backends[ACCOUNT_ID][REGION]
         group = f"/aws/lambda/{spec.function_name}"
         stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{spec.revision}"
-        try:
-            backend.create_log_group(group, {})
-        except ResourceAlreadyExistsException:
-            pass
-        try:
-            backend.create_log_stream(group, stream)
-        except ResourceAlreadyExistsException:
-            pass
+        # Creating them once is enough; moto's "already exists" errors cost about 0.2 ms each.
+        if (group, stream) not in self._log_streams:
+            if group not in backend.groups:
+                try:
+                    backend.create_log_group(group, {})
+                except ResourceAlreadyExistsException:
+                    pass
+            try:
+                backend.create_log_stream(group, stream)
+            except ResourceAlreadyExistsException:
+                pass
+            self._log_streams.add((group, stream))
         now_ms = int(time.time() * 1000)
         events = [{"timestamp": now_ms, "message": line} for line in lines if line]
         if events:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from infra.localcloud import eventbridge
+from infra.localcloud import eventbridge, gateway
 from infra.localcloud.cloud import LocalCloud
 from infra.localcloud.persistence import S3Snapshot
 
@@ -20,7 +20,7 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class EdgeApp:
-    """WSGI app: `/_mhpe/...` control routes, everything else to moto's dispatcher."""
+    """WSGI app: API Gateway invoke URLs, `/_mhpe/...` control routes, then moto."""
 
     def __init__(
         self,
@@ -33,9 +33,12 @@ class EdgeApp:
         self._cloud = cloud
         self._snapshot = snapshot
         self._status = status
+        self._gateway = gateway.GatewayApp(cloud)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
         path = environ.get("PATH_INFO", "")
+        if gateway.matches(path):
+            return self._gateway(environ, start_response)
         if path.startswith(CONTROL_PREFIX):
             status, body = self._control(environ["REQUEST_METHOD"], path[len(CONTROL_PREFIX) :])
             return _json_response(start_response, status, body)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import uuid
 from typing import Any
 
 import moto
@@ -18,6 +19,8 @@ from moto.awslambda.models import LambdaFunction
 from moto.core.exceptions import JsonRESTError
 from moto.events.models import Rule
 from moto.s3 import notifications
+from moto.stepfunctions.models import StepFunctionBackend
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from infra.localcloud import eventbridge, s3_events
 from infra.localcloud.cloud import LocalCloud
@@ -89,8 +92,22 @@ def install(cloud: LocalCloud) -> None:
         _send_to_targets(cloud, original_send_to_targets, self, original_event, transform_input)
 
     LambdaFunction.invoke = invoke
+    for backend_class in (StepFunctionBackend, StepFunctionsParserBackend):
+        backend_class.start_execution = _name_unnamed_executions(backend_class.start_execution)
     notifications.send_event = send_event
     Rule.send_to_targets = send_to_targets
+
+
+def _name_unnamed_executions(start_execution: Any) -> Any:
+    """Give an execution started without a name a UUID, as Step Functions does.
+
+    moto names it "None", so the second unnamed execution fails with ExecutionAlreadyExists.
+    """
+
+    def start(self: Any, state_machine_arn: str, name: str | None = None, *args, **kwargs):
+        return start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    return start
 
 
 def _header(headers: Any, name: str, default: str) -> str:
@@ -140,6 +157,10 @@ def _send_s3_event(cloud: LocalCloud, event_name: Any, bucket: Any, key: Any) ->
     if configuration is None:
         return
     name = str(getattr(event_name, "value", event_name))
+    if name == "s3:ObjectCreated:Put" and getattr(key, "multipart", None) is not None:
+        # moto's CompleteMultipartUpload stores the object with PutObject and then sends its
+        # own event; S3 sends only the CompleteMultipartUpload one.
+        return
     for notification in configuration.cloud_function:
         if not notification.matches(name, key.name):
             continue
@@ -169,6 +190,9 @@ def _send_to_targets(
     event: dict[str, Any],
     transform_input: bool,
 ) -> None:
+    if not rule.event_pattern.get_pattern():
+        # A rule without an event pattern is a schedule: events sent to its bus never match it.
+        return
     if not rule.event_pattern.matches_event(event):
         return
     local_targets = [t for t in rule.targets if t["Arn"].split(":")[2] in ("lambda", "states")]

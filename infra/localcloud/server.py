@@ -50,17 +50,14 @@ class LocalCloudServer:
 
     def __init__(self, settings: CloudSettings) -> None:
         configure_moto(settings.port)
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
         from infra.localcloud import moto_hooks
         from infra.localcloud.cloud import LocalCloud
         from infra.localcloud.edge import EdgeApp
         from infra.localcloud.eventbridge import ScheduleRunner
+        from infra.localcloud.gateway.request_handler import GatewayRequestHandler
         from infra.localcloud.mlflow_server import MlflowServer
         from infra.localcloud.persistence import S3Snapshot
 
@@ -88,7 +85,7 @@ class LocalCloudServer:
             self.status,
         )
         self.http = make_server(
-            HOST, settings.port, edge, threaded=True, request_handler=MotoRequestHandler
+            HOST, settings.port, edge, threaded=True, request_handler=GatewayRequestHandler
         )
 
     def status(self) -> dict[str, Any]:

@@ -41,7 +41,7 @@ class ApiKeyValidator:
         self._warned_lock = threading.Lock()
 
     def validate(self, api_id: str, stage_name: str, key_value: str | None) -> ClientKey:
-        """Return the client key for `key_value`; raise ForbiddenError if it is not accepted."""
+        """Return the client key for `key_value`, or raise ForbiddenError if it is rejected."""
         if not key_value:
             raise ForbiddenError(f"no {API_KEY_HEADER} header on a method that requires a key")
         api_key = self._find_key(key_value)

@@ -44,9 +44,10 @@ from infra.localcloud.gateway.throttling import BucketRegistry
 
 logger = logging.getLogger(__name__)
 
-# Response headers that the gateway sets; a function's own values for them are dropped.
+# Response headers that the gateway sets. A function's own values for them are dropped.
 GATEWAY_HEADERS = frozenset({"x-amzn-requestid", "x-amz-apigw-id", "x-amzn-trace-id"})
-# Rejections that a client causes in normal use are logged at DEBUG, to keep load tests quiet.
+# Unmatched routes (403) and throttled requests (429) are normal under load, so they are
+# logged at DEBUG. Rejected API keys are logged at INFO and failed integrations at WARNING.
 QUIET_STATUSES = frozenset({403, 429})
 
 
@@ -143,7 +144,7 @@ class GatewayApp:
 def _api_key(request: GatewayRequest, view: StageView) -> str | None:
     if view.snapshot.api_key_source != "HEADER":
         # NOTE: keys from a Lambda authorizer (apiKeySource AUTHORIZER) need authorizers,
-        # which the local cloud does not run, so such methods always answer 403.
+        # which the local cloud does not run, so such methods always return 403.
         raise ForbiddenError(
             f"apiKeySource {view.snapshot.api_key_source} of API {view.snapshot.api_id} is "
             "not supported locally; use HEADER"
@@ -175,8 +176,8 @@ def _send(
     try:
         reason = HTTPStatus(response.status).phrase
     except ValueError:
-        reason = ""
-    start_response(f"{response.status} {reason}".rstrip(), headers)
+        reason = "Unknown"
+    start_response(f"{response.status} {reason}", headers)
     return [response.body]
 
 
@@ -184,9 +185,12 @@ def _log_rejection(
     error: GatewayError, environ: dict[str, Any], target: InvokeTarget | None, ids: RequestIds
 ) -> None:
     where = f"API {target.api_id} stage {target.stage}" if target else "no API"
-    level = logging.DEBUG if error.status in QUIET_STATUSES else logging.WARNING
     if isinstance(error, ForbiddenError):
         level = logging.INFO
+    elif error.status in QUIET_STATUSES:
+        level = logging.DEBUG
+    else:
+        level = logging.WARNING
     logger.log(
         level,
         "request %s %s %s (%s): %d %s: %s",

@@ -1,7 +1,7 @@
 """The deployed state of each API stage, taken from moto once per deployment.
 
 A deployment on AWS freezes the API's resources, methods and binary media types, so
-changes to the API reach clients only with the next deployment. The cache plays that: it
+changes to the API reach clients only with the next deployment. The cache does the same. It
 builds a stage's routes the first time the stage is called with a deployment id, and again
 only when the stage points to another deployment. The stage itself (variables, method
 settings) is read on every request, as a stage update takes effect without a deployment.
@@ -22,15 +22,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeploymentSnapshot:
-    """What one deployment of an API serves: routes, binary media types, key source."""
+    """The routes, binary media types and API key source of one deployment of an API."""
 
     api_id: str
     deployment_id: str
     routes: RouteTable
     binary_media_types: tuple[str, ...]
     api_key_source: str
-    # The moto object that the snapshot was taken from; an API deleted and created again
-    # under the same id is another object, so its stale snapshot is not reused.
+    # The moto object that the snapshot was taken from. An API deleted and created again
+    # under the same id is another object, so the old snapshot is not reused for it.
     rest_api: Any
 
 
@@ -57,7 +57,7 @@ class DeploymentCache:
         self._lock = threading.Lock()
 
     def stage_view(self, api_id: str, stage_name: str) -> StageView:
-        """Return the deployed state of a stage; raise ForbiddenError if it has none."""
+        """Return the deployed state of a stage, or raise ForbiddenError if it has none."""
         api = self._backend.apis.get(api_id)
         if api is None:
             raise ForbiddenError(f"REST API {api_id} not found")

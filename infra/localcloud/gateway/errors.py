@@ -1,14 +1,15 @@
 """The error responses that API Gateway itself sends, one exception class per gateway response.
 
 Each class carries the status code, the JSON message and the `x-amzn-ErrorType` header that
-AWS sends for that case. `reason` is the detail for the local log; the client never sees it.
+AWS sends for that case. `reason` is the detail for the local log, which the client never
+sees.
 """
 
 from __future__ import annotations
 
 
 class GatewayError(Exception):
-    """A request that the gateway answers itself, without a function's response."""
+    """A request that the gateway responds to itself, without a function's response."""
 
     status = 500
     message = "Internal server error"
@@ -53,13 +54,13 @@ class LimitExceededError(GatewayError):
 
 
 class IntegrationRejectedError(GatewayError):
-    """Lambda rejected the invocation (throttled, unknown function): AWS answers 500."""
+    """Lambda rejected the invocation (throttled, unknown function), so AWS returns 500."""
 
     status = 500
 
 
 class BadGatewayError(GatewayError):
-    """The function raised, timed out, or returned a malformed proxy response: AWS answers 502."""
+    """The function raised, timed out or returned a malformed proxy response: AWS returns 502."""
 
     status = 502
 

@@ -26,7 +26,7 @@ class UsagePlanThrottle:
         self._buckets = buckets
 
     def admit(self, client: ClientKey, view: StageView, route: MethodRoute) -> None:
-        """Take a token for the client; raise TooManyRequestsError when there is none."""
+        """Take a token for the client, or raise TooManyRequestsError when there is none."""
         plan = f"usage plan {client.usage_plan_id}"
         method_key = f"{route.resource_path}/{route.http_method}"
         method_throttle = client.method_throttles.get(method_key)
@@ -62,7 +62,7 @@ class StageThrottle:
         self._buckets = buckets
 
     def admit(self, view: StageView, route: MethodRoute) -> None:
-        """Take a token for the method; raise TooManyRequestsError when there is none."""
+        """Take a token for the method, or raise TooManyRequestsError when there is none."""
         if not view.method_settings:
             return
         # A stage update path escapes "/" in a resource path as "~1": /items/GET -> ~1items/GET.
@@ -97,7 +97,7 @@ class UsagePlanQuota:
         self._ledger = ledger
 
     def admit(self, client: ClientKey) -> None:
-        """Count the request; raise LimitExceededError when the quota is used up."""
+        """Count the request, or raise LimitExceededError when the quota is used up."""
         plan = f"usage plan {client.usage_plan_id}"
         settings = QuotaSettings.from_usage_plan(client.quota, plan)
         if settings is None:

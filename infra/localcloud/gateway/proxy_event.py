@@ -14,8 +14,8 @@ from infra.localcloud.gateway.media_types import is_binary
 from infra.localcloud.gateway.request import GatewayRequest, parse_query_string
 from infra.localcloud.gateway.routes import RouteMatch
 
-# Headers that API Gateway leaves out of the proxy event (as LocalStack's AWS-validated
-# REST API implementation does).
+# Headers left out of the proxy event. AWS does not document the list, so this follows
+# LocalStack's REST API implementation (next_gen/execute_api/integrations/aws.py).
 DROPPED_HEADERS = frozenset({"connection", "content-length"})
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 IDENTITY_FIELDS = (
@@ -50,7 +50,7 @@ def build_proxy_event(
     server_port: str,
     request_time_s: float,
 ) -> dict[str, Any]:
-    """Build the proxy event; `request_time_s` is the request's arrival, epoch seconds."""
+    """Build the proxy event. `request_time_s` is the request's arrival in epoch seconds."""
     headers, multi_value_headers = _event_headers(request, ids, server_port)
     query, multi_value_query = parse_query_string(request.query_string)
     body, is_base64 = _event_body(request, view.snapshot.binary_media_types)

@@ -48,8 +48,8 @@ def parse_proxy_response(payload: bytes, binary_response: bool) -> HttpResponse:
     """Turn a function's result into the HTTP response, or raise MalformedProxyResponseError.
 
     No field is required: the status defaults to 200 and Content-Type to application/json.
-    A base64 body (isBase64Encoded) is decoded only for a `binary_response`, which is when
-    the request's first Accept type is one of the API's binaryMediaTypes; otherwise the
+    A base64 body (isBase64Encoded) is decoded only for a `binary_response`, that is when
+    the request's first Accept type is one of the API's binaryMediaTypes. Otherwise the
     client receives the base64 text, as from API Gateway.
     """
     try:
@@ -107,7 +107,7 @@ def _header_value(name: str, value: Any) -> str:
 
 
 def _merged_headers(headers: Any, multi_value_headers: Any) -> list[tuple[str, str]]:
-    """Merge headers and multiValueHeaders; a name in both keeps only its multiple values."""
+    """Merge headers and multiValueHeaders. A name in both keeps only its multiple values."""
     for field_name, value in (("headers", headers), ("multiValueHeaders", multi_value_headers)):
         if value is not None and not isinstance(value, dict):
             raise MalformedProxyResponseError(f"{field_name} is a {type(value).__name__}")

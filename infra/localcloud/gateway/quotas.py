@@ -1,8 +1,8 @@
 """Usage plan quotas: at most `limit` requests per API key in each DAY, WEEK or MONTH (UTC).
 
-`offset` is the day on which a period starts, as the API Gateway API model describes it:
-for WEEK, 0 is Sunday and 6 is Saturday; for MONTH, 0 is the 1st and 27 the 28th; for
-DAY it must be 0.
+`offset` is the day on which a period starts, as the API Gateway API model describes it.
+For WEEK, 0 is Sunday and 6 is Saturday. For MONTH, 0 is the 1st and 27 the 28th. For DAY,
+it must be 0.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class QuotaSettings:
 
     @classmethod
     def from_usage_plan(cls, quota: dict[str, Any] | None, owner: str) -> QuotaSettings | None:
-        """Read a usage plan's quota as moto stores it; None when the plan has no limit.
+        """Read a usage plan's quota as moto stores it, or return None without a limit.
 
         moto keeps numbers from CreateUsagePlan and text from UpdateUsagePlan, so both are
         accepted. `owner` names the plan in the error raised on a bad value.

@@ -55,8 +55,8 @@ def parse_query_string(query_string: str) -> tuple[dict[str, str], dict[str, lis
 
     A name without "=" gets the value "". A "+" stays a "+".
     """
-    # NOTE: whether API Gateway turns "+" into a space in queryStringParameters is not
-    # documented; this keeps it, so a client that means a space should send %20.
+    # NOTE: AWS does not document whether API Gateway turns "+" into a space in
+    # queryStringParameters. This keeps the "+", so a client should send a space as %20.
     single: dict[str, str] = {}
     multiple: dict[str, list[str]] = {}
     for pair in query_string.split("&"):

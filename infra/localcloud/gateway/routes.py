@@ -15,7 +15,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 ANY_METHOD = "ANY"
-# API Gateway ends an integration after 29 seconds unless timeoutInMillis says otherwise.
+# API Gateway ends an integration after 29 seconds unless timeoutInMillis sets a limit.
 DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000
 
 
@@ -183,7 +183,7 @@ def _child_for_parameter(node: _Node, kind: str, name: str, api_id: str) -> _Nod
         setattr(node, kind, (name, child))
         return child
     if existing[0] != name:
-        # API Gateway allows one parameter per level; moto does not check it.
+        # API Gateway allows one parameter per level, but moto does not check it.
         logger.warning(
             "API %s: path parameters {%s} and {%s} share a level; {%s} is used",
             api_id,

@@ -1,8 +1,8 @@
 """Token buckets for API Gateway's throttles: a steady rate in requests per second and a burst.
 
 A bucket starts full with `burst_limit` tokens and refills at `rate_limit` tokens per second,
-never above `burst_limit`. Each request takes one token; a request that finds less than one
-is throttled. So at most `burst_limit` requests pass at once, and `rate_limit` per second
+never above `burst_limit`. Each request takes one token, and a request that finds less than
+one is throttled. So at most `burst_limit` requests pass at once, and `rate_limit` per second
 on average after that.
 """
 
@@ -35,7 +35,7 @@ class ThrottleSettings:
     def from_fields(
         cls, fields: dict[str, Any] | None, rate_field: str, burst_field: str, owner: str
     ) -> ThrottleSettings | None:
-        """Read settings stored by moto; None when there is no rate limit to apply.
+        """Read settings stored by moto, or return None when there is no rate limit.
 
         `owner` names where the settings come from, for the error raised on a bad value.
         """
@@ -44,8 +44,8 @@ class ThrottleSettings:
         try:
             rate_limit = float(fields[rate_field])
             burst = fields.get(burst_field)
-            # NOTE: a rate without a burst limit gets a bucket of one second's requests
-            # (at least one); what API Gateway does in that case is not documented.
+            # NOTE: AWS does not document a rate without a burst limit. Such a bucket gets
+            # one second's requests, and at least one.
             burst_limit = max(1, math.ceil(rate_limit)) if burst is None else int(burst)
             return cls(rate_limit, burst_limit)
         except (TypeError, ValueError) as error:
@@ -88,7 +88,7 @@ class BucketRegistry:
         self._lock = threading.Lock()
 
     def try_acquire(self, key: Hashable, settings: ThrottleSettings) -> bool:
-        """Take a token from the bucket of `key`; see TokenBucket.try_acquire."""
+        """Take a token from the bucket of `key`, as TokenBucket.try_acquire does."""
         bucket = self._buckets.get(key)
         if bucket is None or bucket.settings != settings:
             with self._lock:

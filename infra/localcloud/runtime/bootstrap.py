@@ -174,6 +174,15 @@ def _end_log(tag: str) -> None:
 
 
 def _max_rss_kb() -> int:
+    # Linux keeps ru_maxrss across execve, so a worker started by a large process (the local
+    # cloud's server) would inherit its parent's peak. VmHWM belongs to this program image.
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
     max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # getrusage(2) gives ru_maxrss in kilobytes on Linux and in bytes on macOS.
     return max_rss // 1024 if sys.platform == "darwin" else max_rss
