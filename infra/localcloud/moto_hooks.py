@@ -133,8 +133,7 @@ def _invoke(
         return b""
     try:
         if invocation_type == "Event":
-            request_id = cloud.runtime.invoke_async(spec, payload or b"{}")
-            response_headers["x-amzn-RequestId"] = request_id
+            cloud.runtime.invoke_async(spec, payload or b"{}")
             return b""
         result = cloud.runtime.invoke(spec, payload or b"{}")
     except TooManyRequestsError:
@@ -148,7 +147,6 @@ def _invoke(
     log_tail = result.log_result.encode()[-LOG_RESULT_MAX_BYTES:]
     response_headers["x-amz-log-result"] = base64.b64encode(log_tail).decode()
     response_headers["x-amz-executed-version"] = "$LATEST"
-    response_headers["x-amzn-RequestId"] = result.request_id
     return result.payload
 
 

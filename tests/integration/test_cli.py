@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,18 +22,18 @@ def test_deploy_twice_changes_nothing(cloud: Cloud) -> None:
 
 
 def test_deploy_malformed_template_names_resource_and_property(cloud: Cloud, tmp_path: Path) -> None:
-    template = tmp_path / "template.yaml"
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(FIXTURES, fixtures)
+    template = fixtures / "template.yaml"
     template.write_text(
-        (FIXTURES / "template.yaml")
-        .read_text()
-        .replace("CodeUri: functions/", f"CodeUri: {tmp_path / 'missing'}/")
+        template.read_text().replace("Handler: app.slow", "Handler: app.slow\n      CodeUri: missing/")
     )
 
     result = cloud.mhpe("deploy", "--template", str(template), "--stack-name", "broken", check=False)
 
     assert result.returncode != 0
-    assert "CodeUri" in result.stderr
-    assert "Function" in result.stderr
+    assert "property CodeUri" in result.stderr
+    assert "resource SlowFunction" in result.stderr
 
 
 def test_deploy_invalid_yaml_fails_clearly(cloud: Cloud, tmp_path: Path) -> None:

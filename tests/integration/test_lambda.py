@@ -48,7 +48,8 @@ def test_invoke_passes_context_environment_and_layer(cloud: Cloud) -> None:
     assert 0 < body["remaining_ms"] <= 10_000
     assert body["greeting"] == "hello"
     assert body["layer"] == "from-layer"
-    assert body["request_id"] == response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    log_tail = base64.b64decode(response["LogResult"]).decode()
+    assert f"REPORT RequestId: {body['request_id']}" in log_tail
 
 
 def test_invoke_returns_lambda_error_shape_when_handler_raises(cloud: Cloud) -> None:
