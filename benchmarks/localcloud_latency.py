@@ -25,7 +25,7 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from tests.integration.conftest import (  # noqa: E402
+from tests.integration.conftest import (
     FIXTURES,
     deploy_fixture_stack,
     run_mhpe,
@@ -48,7 +48,9 @@ def machine_description() -> str:
             break
     import os
 
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.platform()}"
+    return (
+        f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.platform()}"
+    )
 
 
 def measure_in_process(repeats: int) -> list[float]:
@@ -142,8 +144,10 @@ def main() -> None:
         "## Local cloud function runtime",
         "",
         f"Machine: {machine_description()}.",
-        f"Script: `benchmarks/localcloud_latency.py --repeats {args.repeats}`, "
-        f"run {time.strftime('%Y-%m-%d')}.",
+        (
+            f"Script: `benchmarks/localcloud_latency.py --repeats {args.repeats}`, "
+            f"run {time.strftime('%Y-%m-%d')}."
+        ),
         "",
         "| measurement | n | p50 ms | p90 ms | p99 ms |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -156,12 +160,16 @@ def main() -> None:
     ratio = statistics.median(warm) / statistics.median(in_process)
     lines += [
         "",
-        f"A warm invoke through the API costs {ratio:,.0f} times the in-process call "
-        f"({statistics.median(warm):.2f} ms against {statistics.median(in_process):.3f} ms): "
-        "the HTTP round trip, moto's request parsing and the worker's pipe.",
-        "The S3 delay runs from the client sending PutObject to the handler's first line, "
-        "both read from the same clock; delivery is asynchronous, so the handler may start "
-        "before the client has read the PutObject response.",
+        (
+            f"A warm invoke through the API costs {ratio:,.0f} times the in-process call "
+            f"({statistics.median(warm):.2f} ms against {statistics.median(in_process):.3f} ms):"
+            " the HTTP round trip, moto's request parsing and the worker's pipe."
+        ),
+        (
+            "The S3 delay runs from the client sending PutObject to the handler's first line, "
+            "both read from the same clock; delivery is asynchronous, so the handler may start "
+            "before the client has read the PutObject response."
+        ),
         "",
     ]
     RESULTS.write_text("\n".join(lines))

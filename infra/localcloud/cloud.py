@@ -15,8 +15,8 @@ from botocore.config import Config
 
 from infra.localcloud.config import ACCOUNT_ID, CLIENT_ENVIRONMENT, REGION, CloudSettings
 from infra.localcloud.functions import FunctionCodeCache
-from infra.localcloud.runtime.spec import FunctionSpec
 from infra.localcloud.runtime.pool import Runtime
+from infra.localcloud.runtime.spec import FunctionSpec
 
 logger = logging.getLogger(__name__)
 

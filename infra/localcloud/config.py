@@ -27,7 +27,7 @@ CLIENT_ENVIRONMENT = {
 
 @dataclass(frozen=True)
 class CloudSettings:
-    """Where one local cloud listens and keeps its state."""
+    """The addresses and state folder of one local cloud."""
 
     state_dir: Path
     port: int = DEFAULT_PORT
@@ -73,7 +73,9 @@ def parse_retry_delays(text: str) -> tuple[float, ...]:
         try:
             delay = float(part)
         except ValueError:
-            raise ValueError(f"invalid retry delay {part!r}: expected seconds, e.g. 60,120") from None
+            raise ValueError(
+                f"invalid retry delay {part!r}: expected seconds, e.g. 60,120"
+            ) from None
         if delay < 0:
             raise ValueError(f"invalid retry delay {part!r}: must be >= 0 seconds")
         delays.append(delay)

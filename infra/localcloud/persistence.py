@@ -105,4 +105,6 @@ class S3Snapshot:
             try:
                 self.save()
             except Exception:
-                logger.exception("S3 snapshot to %s failed; will retry after the next write", self.path)
+                logger.exception(
+                    "S3 snapshot to %s failed; will retry after the next write", self.path
+                )

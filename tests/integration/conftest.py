@@ -38,6 +38,7 @@ def run_mhpe(state_dir: Path, *args: str, check: bool = True, timeout_s: float =
     command = [sys.executable, "-m", "infra.cli", "--state-dir", str(state_dir), *args]
     result = subprocess.run(
         command,
+        check=False,
         cwd=REPOSITORY,
         capture_output=True,
         text=True,
@@ -89,7 +90,12 @@ class Cloud:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         result = subprocess.run(
-            [str(awslocal), *args], capture_output=True, text=True, env=environment, timeout=120
+            [str(awslocal), *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=120,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"awslocal {' '.join(args)} failed:\n{result.stderr}")

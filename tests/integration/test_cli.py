@@ -14,22 +14,30 @@ pytestmark = pytest.mark.integration
 
 
 def test_deploy_twice_changes_nothing(cloud: Cloud) -> None:
-    result = cloud.mhpe("deploy", "--template", str(FIXTURES / "template.yaml"), "--stack-name", STACK)
+    result = cloud.mhpe(
+        "deploy", "--template", str(FIXTURES / "template.yaml"), "--stack-name", STACK
+    )
 
     assert "created" not in result.stdout.split("deployed:")[1]
     assert "updated" not in result.stdout.split("deployed:")[1]
     assert "unchanged" in result.stdout
 
 
-def test_deploy_malformed_template_names_resource_and_property(cloud: Cloud, tmp_path: Path) -> None:
+def test_deploy_malformed_template_names_resource_and_property(
+    cloud: Cloud, tmp_path: Path
+) -> None:
     fixtures = tmp_path / "fixtures"
     shutil.copytree(FIXTURES, fixtures)
     template = fixtures / "template.yaml"
     template.write_text(
-        template.read_text().replace("Handler: app.slow", "Handler: app.slow\n      CodeUri: missing/")
+        template.read_text().replace(
+            "Handler: app.slow", "Handler: app.slow\n      CodeUri: missing/"
+        )
     )
 
-    result = cloud.mhpe("deploy", "--template", str(template), "--stack-name", "broken", check=False)
+    result = cloud.mhpe(
+        "deploy", "--template", str(template), "--stack-name", "broken", check=False
+    )
 
     assert result.returncode != 0
     assert "property CodeUri" in result.stderr
@@ -40,7 +48,9 @@ def test_deploy_invalid_yaml_fails_clearly(cloud: Cloud, tmp_path: Path) -> None
     template = tmp_path / "template.yaml"
     template.write_text("Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n   Properties: [\n")
 
-    result = cloud.mhpe("deploy", "--template", str(template), "--stack-name", "broken", check=False)
+    result = cloud.mhpe(
+        "deploy", "--template", str(template), "--stack-name", "broken", check=False
+    )
 
     assert result.returncode != 0
     assert "template.yaml" in result.stderr
@@ -49,7 +59,12 @@ def test_deploy_invalid_yaml_fails_clearly(cloud: Cloud, tmp_path: Path) -> None
 def test_outputs_prints_stack_outputs_as_json(cloud: Cloud) -> None:
     outputs = json.loads(cloud.mhpe("outputs", "--stack-name", STACK).stdout)
 
-    assert set(outputs) == {"InputBucketName", "OutputBucketName", "PipelineArn", "EchoFunctionName"}
+    assert set(outputs) == {
+        "InputBucketName",
+        "OutputBucketName",
+        "PipelineArn",
+        "EchoFunctionName",
+    }
     assert outputs["PipelineArn"].startswith("arn:aws:states:us-east-1:")
 
 

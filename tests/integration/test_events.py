@@ -82,7 +82,9 @@ def test_s3_events_for_copy_and_multipart_upload(cloud: Cloud) -> None:
     bucket = cloud.outputs["InputBucketName"]
     s3.put_object(Bucket=bucket, Key="staging/source.csv", Body=b"x\n")
     s3.copy_object(
-        Bucket=bucket, Key="incoming/copied.csv", CopySource={"Bucket": bucket, "Key": "staging/source.csv"}
+        Bucket=bucket,
+        Key="incoming/copied.csv",
+        CopySource={"Bucket": bucket, "Key": "staging/source.csv"},
     )
     upload = s3.create_multipart_upload(Bucket=bucket, Key="incoming/multipart.csv")
     part = s3.upload_part(
@@ -125,8 +127,10 @@ def test_cloud_fire_invokes_scheduled_rule_target(cloud: Cloud) -> None:
 
     assert json.loads(result.stdout)["targets"]
     wait_for(
-        lambda: len([e for e in written_events(cloud) if e.get("detail-type") == "Scheduled Event"])
-        > before,
+        lambda: (
+            len([e for e in written_events(cloud) if e.get("detail-type") == "Scheduled Event"])
+            > before
+        ),
         30,
         "the scheduled event written by ScheduledFunction",
     )
