@@ -1,20 +1,35 @@
-"""Train handler: the training pipeline's step that trains a challenger model."""
+"""Train handler: the training pipeline's step that trains and registers a challenger."""
 
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from mhpe.pipeline.settings import PipelineResources, load_pipeline_settings
+from mhpe.pipeline.state import PipelineState
+from mhpe.pipeline.train import run_train_step
+from mhpe.storage import ObjectStore
 
 logger = Logger()
+copy_config_to_registered_loggers(source_logger=logger, include={"mhpe"})
 
 STEP = "train"
+_store = ObjectStore()
 
 
 # The pipeline's first state copies the execution ARN to execution.arn.
 @logger.inject_lambda_context(correlation_id_path="execution.arn")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Return the step name and the state machine input unchanged."""
-    # TODO: train the strategy from config/model.yaml with mhpe.training.train on the curated data,
-    # log the run to MLflow and store the ONNX model in the models bucket.
-    logger.info("step called", extra={"step": STEP})
-    return {"step": STEP, "input": event}
+    """Return `trained` and, when a challenger was trained, its version, run and metrics."""
+    state = PipelineState.model_validate(event)
+    result = run_train_step(
+        state,
+        settings=load_pipeline_settings(),
+        resources=PipelineResources.from_environment(),
+        store=_store,
+    )
+    logger.info(
+        "train step finished",
+        extra={"step": STEP, "trained": result["trained"], "reason": result["reason"]},
+    )
+    return {"step": STEP, **result}

@@ -1,5 +1,6 @@
 """The training pipeline's ASL definition: structure, substitutions, retries and failures."""
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ TRANSIENT_LAMBDA_ERRORS = {
     "Lambda.TooManyRequestsException",
 }
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+REPORT_RESOURCE = "arn:aws:states:::aws-sdk:s3:putObject"
 
 
 def _transitions(state: dict[str, Any]) -> Iterator[str]:
@@ -28,21 +30,38 @@ def _transitions(state: dict[str, Any]) -> Iterator[str]:
 
 
 def _task_states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: state for name, state in definition["States"].items() if state["Type"] == "Task"}
+    """Return the Task states that invoke a pipeline function, in definition order."""
+    return {
+        name: state
+        for name, state in definition["States"].items()
+        if state["Type"] == "Task" and state["Resource"].endswith("FunctionArn}")
+    }
+
+
+def _report_states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return the Task states that write a failed state to the reports bucket."""
+    return {
+        name: state
+        for name, state in definition["States"].items()
+        if state["Type"] == "Task" and state["Resource"] == REPORT_RESOURCE
+    }
 
 
 def test_every_placeholder_has_a_substitution(template: dict[str, Any]) -> None:
     substitutions = template["Resources"]["TrainingPipeline"]["Properties"][
         "DefinitionSubstitutions"
     ]
-    resources = {state["Resource"] for state in _task_states(load_definition()).values()}
-    placeholders = {match for resource in resources for match in PLACEHOLDER.findall(resource)}
+    definition = load_definition()
+    resources = {state["Resource"] for state in _task_states(definition).values()}
+    placeholders = set(PLACEHOLDER.findall(json.dumps(definition)))
 
     assert placeholders == set(substitutions)
     for resource in resources:
         assert PLACEHOLDER.fullmatch(resource), f"task resource {resource} is not a placeholder"
     for placeholder, value in substitutions.items():
-        assert value == {"Fn::GetAtt": [placeholder.removesuffix("Arn"), "Arn"]}, placeholder
+        if placeholder.endswith("FunctionArn"):
+            assert value == {"Fn::GetAtt": [placeholder.removesuffix("Arn"), "Arn"]}, placeholder
+    assert substitutions["ReportsBucketName"] == {"Ref": "ReportsBucket"}
 
 
 def test_every_transition_reaches_a_defined_state() -> None:
@@ -80,24 +99,51 @@ def test_every_task_retries_transient_lambda_errors() -> None:
         assert "States.ALL" not in retried, f"{name} retries every error, bugs included"
 
 
-def test_every_task_catches_into_its_fail_state() -> None:
+def test_every_task_reports_then_fails_in_its_fail_state() -> None:
     definition = load_definition()
     states = definition["States"]
 
     for name, state in _task_states(definition).items():
-        (catcher,) = state["Catch"]
-        fail_state = states[catcher["Next"]]
+        catcher = state["Catch"][-1]
+        report = states[catcher["Next"]]
+        fail_state = states[report["Next"]]
 
         assert catcher["ErrorEquals"] == ["States.ALL"], name
-        assert catcher["Next"] == f"{name}Failed", name
+        assert catcher["Next"] == f"Report{name}Failure", name
+        assert report["Resource"] == REPORT_RESOURCE, name
+        assert report["Catch"][0]["Next"] == f"{name}Failed", name
         assert fail_state["Type"] == "Fail", name
         assert fail_state["Error"] == f"{name}Failed", name
+
+
+def test_failure_reports_go_to_reports_bucket() -> None:
+    reports = _report_states(load_definition())
+
+    assert set(reports) == {f"Report{name}Failure" for name in _task_states(load_definition())}
+    for name, state in reports.items():
+        parameters = state["Parameters"]
+        assert parameters["Bucket"] == "${ReportsBucketName}", name
+        assert parameters["Key.$"].startswith("States.Format('pipeline-failures/"), name
+        assert parameters["Body.$"] == "States.JsonToString($)", name
+        assert state["ResultPath"] == "$.failure_report", name
+
+
+def test_champion_change_evaluates_again() -> None:
+    promote = load_definition()["States"]["Promote"]
+    first = promote["Catch"][0]
+
+    assert first["ErrorEquals"] == ["ChampionChangedError"]
+    assert first["Next"] == "Evaluate"
+    assert first["ResultPath"] == "$.promotion_conflict"
 
 
 def test_choices_default_to_the_safe_branch() -> None:
     states = load_definition()["States"]
 
+    assert states["HasBatch"]["Default"] == "Train"
     assert states["QualityGate"]["Default"] == "QualityGateFailed"
+    assert states["ChallengerTrained"]["Default"] == "TrainingSkipped"
+    assert states["TrainingSkipped"]["Type"] == "Succeed"
     assert states["QualityGateFailed"]["Type"] == "Fail"
     assert states["ChallengerBetter"]["Default"] == "ChampionKept"
     assert states["ChampionKept"]["Type"] == "Succeed"

@@ -91,6 +91,7 @@ def pipeline() -> Iterator[Pipeline]:
         definition = json.dumps(load_definition())
         for logical_id, function_arn in function_arns.items():
             definition = definition.replace(f"${{{logical_id}Arn}}", function_arn)
+        definition = definition.replace("${ReportsBucketName}", "pipeline-reports")
         state_machine_arn = stepfunctions.create_state_machine(
             name="TrainingPipeline", definition=definition, roleArn=role_arn
         )["stateMachineArn"]
@@ -154,7 +155,8 @@ def batch_state() -> dict[str, Any]:
 
 
 GATE_PASSED = {"step": "validate", "quality_gate": {"passed": True}}
-TRAINED = {"step": "train", "model_version": "3"}
+TRAINED = {"step": "train", "trained": True, "model_version": "3"}
+SKIPPED = {"step": "train", "trained": False, "reason": "12 new curated rows"}
 CHALLENGER_BETTER = {"step": "evaluate", "promote": True}
 CHAMPION_BETTER = {"step": "evaluate", "promote": False}
 PROMOTED = {"step": "promote", "model_version": "3"}
@@ -218,11 +220,25 @@ def test_quality_gate_stops_pipeline(
     assert execution.invoked_functions == ["ValidateFunction"]
 
 
-def test_weekly_retraining_input_runs(pipeline: Pipeline) -> None:
+def test_weekly_retraining_starts_at_train(pipeline: Pipeline) -> None:
     weekly_input = {"force": True, "reason": "weekly retraining"}
 
-    execution = _run(pipeline, [GATE_PASSED, TRAINED, CHAMPION_BETTER], weekly_input)
+    execution = _run(pipeline, [TRAINED, CHAMPION_BETTER], weekly_input)
 
     assert execution.status == "SUCCEEDED"
+    assert execution.invoked_functions == ["TrainFunction", "EvaluateFunction"]
     assert execution.first_task_input is not None
     assert execution.first_task_input["force"] is True
+
+
+@pytest.mark.parametrize(
+    "training", [SKIPPED, {"step": "train"}], ids=["skipped", "no-trained-flag"]
+)
+def test_skipped_training_ends_pipeline(
+    pipeline: Pipeline, batch_state: dict[str, Any], training: dict[str, Any]
+) -> None:
+    execution = _run(pipeline, [GATE_PASSED, training], batch_state)
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.invoked_functions == ["ValidateFunction", "TrainFunction"]
+    assert execution.entered_states[-1] == "TrainingSkipped"

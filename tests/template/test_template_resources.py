@@ -175,15 +175,24 @@ def test_function_roles_attach_only_basic_execution(
 
 def test_pipeline_role_invokes_only_its_functions(template: dict[str, Any]) -> None:
     properties = template["Resources"]["TrainingPipeline"]["Properties"]
+    policies = properties["Policies"]
     invoked = {
-        policy["LambdaInvokePolicy"]["FunctionName"]["Ref"] for policy in properties["Policies"]
+        policy["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for policy in policies
+        if "LambdaInvokePolicy" in policy
     }
+    written = [policy["S3WritePolicy"] for policy in policies if "S3WritePolicy" in policy]
     substituted = {
-        value["Fn::GetAtt"][0] for value in properties["DefinitionSubstitutions"].values()
+        value["Fn::GetAtt"][0]
+        for value in properties["DefinitionSubstitutions"].values()
+        if "Fn::GetAtt" in value
     }
 
     assert invoked == set(PIPELINE_FUNCTIONS)
     assert substituted == set(PIPELINE_FUNCTIONS)
+    # The failure-report states write only to the reports bucket.
+    assert written == [{"BucketName": {"Ref": "ReportsBucket"}}]
+    assert len(policies) == len(PIPELINE_FUNCTIONS) + 1
 
 
 def test_api_requires_key_on_every_route(translated_template: dict[str, Any]) -> None:
