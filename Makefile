@@ -42,10 +42,9 @@ down:
 deploy: setup
 	$(BIN)/mhpe deploy
 
+# The main job: real Ames batches through S3 to a champion model, then prices from the API.
 demo: setup
-	$(BIN)/mhpe cloud up
-	$(BIN)/mhpe deploy
-	$(BIN)/mhpe outputs
+	$(BIN)/python scripts/demo.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .localcloud .aws-sam
