@@ -1,36 +1,32 @@
-"""Serve handler: the pricing API behind API Gateway's Lambda proxy integration."""
+"""Serve handler: the pricing API (FastAPI in mhpe.serving) behind API Gateway, via Mangum.
 
-import json
-from http import HTTPStatus
+The champion model loads here, once per worker. Logs are Powertools JSON lines with the
+API Gateway request id as correlation id; metrics are flushed as one EMF line per request.
+"""
+
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from mangum import Mangum
+from mhpe.serving.assembly import build_serving
+from mhpe.serving.settings import ServingSettings
+from mhpe.serving.telemetry import NAMESPACE
 
 logger = Logger()
+metrics = Metrics(namespace=NAMESPACE)
+# The mhpe package logs through the standard logging module; this gives its loggers the
+# Powertools JSON format and correlation id.
+copy_config_to_registered_loggers(source_logger=logger, include={"mhpe"})
 
-NO_MODEL_MESSAGE = "no model promoted yet"
-
-
-def _json_response(status: HTTPStatus, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": int(status),
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
+serving = build_serving(ServingSettings.from_environment(), audit_log=logger, metrics=metrics)
+asgi_handler = Mangum(serving.app, lifespan="off")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@event_source(data_class=APIGatewayProxyEvent)
-def lambda_handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
-    """Return 200 for GET /health and 503 for every other route until a model is promoted."""
-    # TODO: route the requests to a FastAPI app wrapped by Mangum that loads the production ONNX
-    # model once per container, predicts with onnxruntime and writes an audit record per prediction.
-    if event.http_method == "GET" and event.path == "/health":
-        return _json_response(HTTPStatus.OK, {"status": "ok"})
-
-    logger.info("no model to serve", extra={"method": event.http_method, "path": event.path})
-    return _json_response(HTTPStatus.SERVICE_UNAVAILABLE, {"message": NO_MODEL_MESSAGE})
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Handle one API Gateway REST (v1) proxy event and return the proxy response."""
+    return asgi_handler(event, context)

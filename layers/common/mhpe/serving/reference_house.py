@@ -1,0 +1,66 @@
+"""One real Ames house, priced by every model before it may serve, and shown as the example.
+
+It is the house of events/serve_predict.json: a two-storey North Ames home of 2,112 sqft
+sold in June 2008, reduced to the fields of `mhpe.schema.House`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+REFERENCE_HOUSE: dict[str, Any] = {
+    "MS_SubClass": "Two_Story_1946_and_Newer",
+    "MS_Zoning": "Residential_Low_Density",
+    "Lot_Frontage": 85,
+    "Lot_Area": 11075,
+    "Lot_Config": "Inside",
+    "Neighborhood": "North_Ames",
+    "Condition_1": "Norm",
+    "Bldg_Type": "OneFam",
+    "House_Style": "Two_Story",
+    "Overall_Cond": "Average",
+    "Year_Built": 1969,
+    "Year_Remod_Add": 1969,
+    "Exterior_1st": "HdBoard",
+    "Mas_Vnr_Type": "None",
+    "Mas_Vnr_Area": 0,
+    "Exter_Cond": "Typical",
+    "Foundation": "CBlock",
+    "Bsmt_Cond": "Typical",
+    "Bsmt_Exposure": "Mn",
+    "BsmtFin_Type_1": "ALQ",
+    "BsmtFin_SF_2": 276,
+    "Bsmt_Unf_SF": 176,
+    "Total_Bsmt_SF": 952,
+    "Heating_QC": "Typical",
+    "Central_Air": "Y",
+    "First_Flr_SF": 1092,
+    "Second_Flr_SF": 1020,
+    "Gr_Liv_Area": 2112,
+    "Bsmt_Full_Bath": 0,
+    "Bsmt_Half_Bath": 0,
+    "Full_Bath": 2,
+    "Half_Bath": 1,
+    "Bedroom_AbvGr": 4,
+    "Kitchen_AbvGr": 1,
+    "TotRms_AbvGrd": 9,
+    "Functional": "Typ",
+    "Fireplaces": 2,
+    "Garage_Type": "Attchd",
+    "Garage_Finish": "Unf",
+    "Garage_Cars": 2,
+    "Garage_Area": 576,
+    "Wood_Deck_SF": 280,
+    "Open_Porch_SF": 0,
+    "Enclosed_Porch": 0,
+    "Three_season_porch": 0,
+    "Screen_Porch": 0,
+    "Pool_Area": 0,
+    "Misc_Val": 0,
+    "Mo_Sold": 6,
+    "Year_Sold": 2008,
+    "Sale_Type": "WD ",
+    "Sale_Condition": "Normal",
+    "Longitude": -93.617424,
+    "Latitude": 42.049587,
+}
