@@ -141,16 +141,22 @@ def main() -> None:
     manifest = wait_for_champion(
         s3, sfn, outputs["ModelsBucketName"], outputs["TrainingPipelineArn"]
     )
-    step("champion promoted:")
-    print(json.dumps(manifest, indent=2)[:2000])
+    step(
+        f"champion: {manifest['model_name']} version {manifest['version']} "
+        f"({manifest['strategy']}), dataset version {manifest.get('dataset_version', '?')}"
+    )
+    for name, value in manifest["metrics"].items():
+        print(f"  {name:>12}: {value:,.4f}")
 
     api_url = outputs["ApiUrl"].rstrip("/")
     key = mhpe("api-key").strip()
     house, actual = demo_house()
+    house_file = BATCHES.parent / "demo_house.json"
+    house_file.write_text(json.dumps(house, indent=2))
     step(f"pricing a real house sold in {DEMO_MONTH} (actual price ${actual:,.0f})")
     print(
         f"  curl -s -X POST {api_url}/predict -H \"x-api-key: $(.venv/bin/mhpe api-key)\" "
-        "-H 'content-type: application/json' -d @house.json"
+        f"-H 'content-type: application/json' -d @{house_file.relative_to(REPOSITORY)}"
     )
     response = requests.post(f"{api_url}/predict", json=house, headers={"x-api-key": key})
     print(f"  {response.status_code} {response.text[:500]}")
