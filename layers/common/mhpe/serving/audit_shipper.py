@@ -96,7 +96,7 @@ class AuditShipper:
         return len(self._lines)
 
     def add(self, lines: Sequence[str]) -> None:
-        """Queue JSON lines; never blocks on S3."""
+        """Queue JSON lines for the thread to write; S3 is not called here."""
         if not lines:
             return
         with self._lock:
@@ -127,7 +127,7 @@ class AuditShipper:
                 dropped, self._dropped = self._dropped, 0
             if dropped:
                 logger.warning(
-                    "dropped %d audit records before shipping: the buffer holds at most %d",
+                    "dropped %d audit records before shipping: the buffer keeps at most %d",
                     dropped,
                     self._max_buffered,
                 )

@@ -139,8 +139,8 @@ class ChampionWatcher:
     def refresh(self) -> bool:
         """Check the pointer now and load a new champion; return True when the model changed.
 
-        Errors are logged and kept for GET /health, never raised, so that a failed check
-        leaves the current model serving.
+        The errors of S3, of the manifest and of the model's checks are logged and kept for
+        GET /health, not raised, so that a failed check leaves the current model serving.
         """
         with self._refresh_lock:
             with self._lock:

@@ -20,7 +20,7 @@ from mhpe.features import INPUT_COLUMNS
 
 logger = logging.getLogger(__name__)
 
-# What `pandas.Series.astype(str)` makes of a missing category during training.
+# The string that `pandas.Series.astype(str)` makes of a missing category during training.
 MISSING_CATEGORY = "nan"
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(c.name for c in INPUT_COLUMNS if c.kind == "numeric")
 CATEGORICAL_COLUMNS: tuple[str, ...] = tuple(
