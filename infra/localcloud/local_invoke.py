@@ -45,7 +45,8 @@ def invoke_once(
     # section those of that function; only variables the template declares are set.
     for overrides in (env_vars.get("Parameters", {}), env_vars.get(function, {})):
         environment.update({k: str(v) for k, v in overrides.items() if k in environment})
-    base_environment = dict(CLIENT_ENVIRONMENT)
+    # The handler runs from the source tree, which `sam build` packages: leave no __pycache__.
+    base_environment = {**CLIENT_ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1"}
     running = find_running(state_dir)
     if running is not None:
         base_environment["AWS_ENDPOINT_URL"] = running.endpoint_url
