@@ -108,7 +108,6 @@ def wait_for_champion(s3, sfn, models_bucket: str, pipeline_arn: str) -> dict:
 
 def demo_house() -> tuple[dict, float]:
     import pandas as pd
-
     from mhpe.schema import House
 
     sales = pd.read_csv(BATCHES / f"{DEMO_MONTH}.csv", keep_default_na=False, na_values=[""])
@@ -116,7 +115,11 @@ def demo_house() -> tuple[dict, float]:
     house = {}
     for name in House.model_fields:
         value = sale[name]
-        house[name] = None if pd.isna(value) else value.item() if hasattr(value, "item") else value
+        if pd.isna(value):
+            value = None
+        elif hasattr(value, "item"):
+            value = value.item()  # numpy scalar to a JSON-serialisable Python value
+        house[name] = value
     return house, float(sale["Sale_Price"])
 
 

@@ -38,7 +38,7 @@ class LocalCloud:
             async_retry_delays_s=settings.async_retry_delays_s,
             log_sink=self._ship_logs,
         )
-        self.code_cache = FunctionCodeCache(settings.state_dir, self.base_environment)
+        self.code_cache = FunctionCodeCache(settings.state_dir)
         # Deliveries run off the request thread, so that an upload returns before its
         # function starts, as S3 notifications do.
         self._deliveries = ThreadPoolExecutor(max_workers=4, thread_name_prefix="delivery")

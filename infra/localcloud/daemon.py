@@ -77,9 +77,10 @@ def health(endpoint_url: str) -> dict[str, Any] | None:
 
 def start(settings: CloudSettings, *, timeout_s: float = READY_TIMEOUT_S) -> RunningCloud:
     """Start the cloud in the background and wait until it is ready."""
-    if read_pid(settings) is not None:
+    running_pid = read_pid(settings)
+    if running_pid is not None:
         raise CloudError(
-            f"a local cloud already runs for {settings.state_dir} (pid {read_pid(settings)}); "
+            f"a local cloud already runs for {settings.state_dir} (pid {running_pid}); "
             "stop it with `mhpe cloud down`"
         )
     settings.log_dir.mkdir(parents=True, exist_ok=True)

@@ -23,10 +23,9 @@ logger = logging.getLogger(__name__)
 class FunctionCodeCache:
     """Extracts function and layer zips under state_dir/code and state_dir/layers."""
 
-    def __init__(self, state_dir: Path, base_environment: dict[str, str]) -> None:
+    def __init__(self, state_dir: Path) -> None:
         self._code_root = state_dir / "code"
         self._layer_root = state_dir / "layers"
-        self._base_environment = dict(base_environment)
         self._lock = threading.Lock()
 
     def spec_for(self, function: Any) -> FunctionSpec:

@@ -66,7 +66,7 @@ class MlflowServer:
         logger.info("starting MLflow on %s (pid %d)", self.url, self._process.pid)
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Wait until /health answers; raise with the log's path if MLflow exits or hangs."""
+        """Wait until /health returns 200; raise with the log's path if MLflow exits or hangs."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
@@ -80,7 +80,7 @@ class MlflowServer:
             except requests.RequestException:
                 pass
             time.sleep(0.5)
-        raise RuntimeError(f"MLflow did not answer on {self.url} within {timeout_s:.0f} s")
+        raise RuntimeError(f"MLflow did not respond on {self.url} within {timeout_s:.0f} s; see {self._log_path}")
 
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:

@@ -38,7 +38,7 @@ LOG_RESULT_MAX_BYTES = 4096
 
 
 class InvalidRequestContentException(JsonRESTError):
-    """Lambda's answer to an event that is not JSON."""
+    """Lambda's 400 error for an event that is not JSON."""
 
     code = 400
 
@@ -47,7 +47,7 @@ class InvalidRequestContentException(JsonRESTError):
 
 
 class RequestTooLargeException(JsonRESTError):
-    """Lambda's answer to an event over its payload limit."""
+    """Lambda's 413 error for an event over its payload limit."""
 
     code = 413
 
@@ -56,7 +56,7 @@ class RequestTooLargeException(JsonRESTError):
 
 
 class TooManyRequestsException(JsonRESTError):
-    """Lambda's answer when a function's reserved concurrency is exhausted."""
+    """Lambda's 429 error when a function's reserved concurrency is exhausted."""
 
     code = 429
 
