@@ -19,6 +19,8 @@ import os
 import platform
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from mhpe.data import load_ames
 from mhpe.strategies import STRATEGIES
 from mhpe.training import ModelConfig, TrainingResult, load_model_config, train
@@ -29,6 +31,7 @@ TEST_MONTHS = ("2009-08", "2010-07")
 AIM_RMSE_LOG = 0.13
 AIM_MAPE_PCT = 9.0
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "accuracy.md"
+LARGEST_ERRORS = 10
 STRATEGY_ORDER = ("ridge", "random_forest", "hist_gradient_boosting", "mlp", "blend")
 VERSIONED_PACKAGES = (
     "numpy",
@@ -73,7 +76,34 @@ def _row(name: str, metrics: dict[str, float], extra: str) -> str:
     )
 
 
-def render(results: dict[str, TrainingResult], config: ModelConfig) -> str:
+def error_breakdown(result: TrainingResult, sales: pd.DataFrame) -> list[str]:
+    """Describe where the holdout's squared log error comes from, as Markdown lines."""
+    predictions = result.holdout_predictions
+    log_error = np.log(predictions["predicted_price_usd"]) - np.log(predictions["actual_price_usd"])
+    squared = log_error**2
+    conditions = sales.loc[predictions.index, "Sale_Condition"]
+    largest = squared.nlargest(LARGEST_ERRORS)
+    without_largest = float(np.sqrt(squared.drop(largest.index).mean()))
+    lines = [
+        (
+            f"Where the best model's holdout error comes from: its {LARGEST_ERRORS} largest "
+            f"errors of {len(squared)} sales hold {largest.sum() / squared.sum():.0%} of the "
+            f"squared log error, and without them the RMSE log is {without_largest:.4f}. "
+            "By sale condition:"
+        ),
+        "",
+        "| sale condition | sales | RMSE log | mean log error |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for condition, errors in log_error.groupby(conditions.to_numpy()):
+        lines.append(
+            f"| {condition} | {len(errors)} | {float(np.sqrt((errors**2).mean())):.4f} | "
+            f"{float(errors.mean()):+.4f} |"
+        )
+    return lines
+
+
+def render(results: dict[str, TrainingResult], config: ModelConfig, sales: pd.DataFrame) -> str:
     """Render the results as a Markdown section."""
     first = next(iter(results.values()))
     best_name = min(results, key=lambda name: results[name].metrics["rmse_log"])
@@ -117,6 +147,8 @@ def render(results: dict[str, TrainingResult], config: ModelConfig) -> str:
             f"MAPE {best['mape_pct']:.2f} %: aim {'met' if aim_met else 'missed'}."
         ),
         "",
+        *error_breakdown(results[best_name], sales),
+        "",
         "Parameters chosen by the CV:",
         "",
     ]
@@ -153,7 +185,7 @@ def main() -> None:
             )
         results[name] = result
 
-    report = render(results, config)
+    report = render(results, config, sales)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
     print(report)

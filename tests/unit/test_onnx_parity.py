@@ -42,6 +42,7 @@ HGB_PARAMS = {
     "min_samples_leaf": 5,
     "l2_regularization": 0.0,
     "random_state": 0,
+    "target": "log_price",
 }
 
 

@@ -41,6 +41,7 @@ SMALL_PARAMS: dict[str, dict[str, Any]] = {
         "min_samples_leaf": 5,
         "l2_regularization": 0.0,
         "random_state": 0,
+        "target": "log_price_per_sqft",
     },
     "mlp": {
         "hidden_units": [32, 16],
@@ -51,6 +52,7 @@ SMALL_PARAMS: dict[str, dict[str, Any]] = {
         "weight_decay": 0.0001,
         "random_state": 0,
         "threads": 1,
+        "ensemble_size": 2,
     },
 }
 SMALL_PARAMS["blend"] = {
