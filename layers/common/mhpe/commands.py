@@ -1,5 +1,5 @@
-"""`mhpe data`: fetch the real Ames sales as monthly batch files, and run the pipeline's
-steps on local files for `dvc repro`.
+"""`mhpe data`: fetch the real Ames sales as monthly batch files, run the pipeline's
+steps on local files for `dvc repro`, and push or pull the DVC-tracked data.
 
 The `mhpe` command line adds this group through the `mhpe.commands` entry point.
 """
@@ -8,16 +8,35 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
+import boto3
 import click
 import pandas as pd
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from mhpe.data import BATCH_FORMATS, load_ames, read_batch, write_monthly_batches, write_snapshot
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DATA_DIR = Path("data")
+
+# DVC runs from a virtual environment of its own (`make setup-dvc`), because dvc-s3 pins an
+# older botocore than the project's boto3 and moto need. MHPE_DVC names another executable.
+DEFAULT_DVC_EXECUTABLE = Path(".venv-dvc") / "bin" / "dvc"
+# The DVC file of the folder that `mhpe data fetch` writes by default.
+BATCHES_DVC_FILE = DEFAULT_DATA_DIR / "batches.dvc"
+DVC_EXECUTABLE_ENV_VAR = "MHPE_DVC"
+# The local cloud accepts any key pair; these apply only when the environment sets none.
+LOCAL_CLOUD_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+DEFAULT_REGION = "us-east-1"
+DVC_CONFIG_TIMEOUT_S = 120
+DVC_TRANSFER_TIMEOUT_S = 3600
 
 
 @click.group()
@@ -147,3 +166,217 @@ def train_command(sales_path: Path, strategy: str | None, out_dir: Path) -> None
         f"trained {result.strategy}: holdout rmse_log {result.metrics['rmse_log']:.4f}, "
         f"rmse ${result.metrics['rmse_usd']:,.0f}; wrote {out_dir}/model.onnx"
     )
+
+
+@dataclass(frozen=True)
+class DvcRemote:
+    """An S3 remote from the DVC configuration (.dvc/config, then .dvc/config.local)."""
+
+    name: str
+    url: str
+    bucket: str
+    endpoint_url: str | None
+    region: str
+
+
+_dvc_option = click.option(
+    "--dvc",
+    "dvc_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=(
+        f"DVC executable [default: ${DVC_EXECUTABLE_ENV_VAR}, else {DEFAULT_DVC_EXECUTABLE}, "
+        "else dvc on PATH]."
+    ),
+)
+_remote_option = click.option(
+    "--remote",
+    "remote_name",
+    default=None,
+    help="DVC remote [default: core.remote in .dvc/config, the local cloud's S3].",
+)
+_targets_argument = click.argument("targets", nargs=-1)
+
+
+@data.command("push")
+@_dvc_option
+@_remote_option
+@_targets_argument
+def push(dvc_path: Path | None, remote_name: str | None, targets: tuple[str, ...]) -> None:
+    """Upload the DVC-tracked data (data/batches and cached stage outputs) to the remote.
+
+    Runs `dvc commit data/batches.dvc` first, because `mhpe data fetch` writes the batches
+    outside DVC's cache and `dvc push` uploads only what the cache holds. That commit runs
+    without --force, so it fails when the batches differ from the md5s in data/batches.dvc.
+    Creates the remote's S3 bucket when it is missing, then runs `dvc push`. Run it from
+    the repository's root, with the local cloud up (`mhpe cloud up`) for the default remote.
+    """
+    dvc = find_dvc(dvc_path)
+    remote = read_dvc_remote(dvc, remote_name)
+    if BATCHES_DVC_FILE.is_file() and BATCHES_DVC_FILE.with_suffix("").is_dir():
+        run_dvc(dvc, "commit", str(BATCHES_DVC_FILE))
+    if remote.endpoint_url is not None:
+        ensure_bucket(remote, create=True)
+    run_dvc(dvc, "push", "--remote", remote.name, *targets)
+
+
+@data.command("pull")
+@_dvc_option
+@_remote_option
+@_targets_argument
+def pull(dvc_path: Path | None, remote_name: str | None, targets: tuple[str, ...]) -> None:
+    """Download the DVC-tracked data from the remote into the workspace (`dvc pull`).
+
+    Pass data/batches.dvc to pull only the batches, without the stage outputs of dvc.lock.
+    """
+    dvc = find_dvc(dvc_path)
+    remote = read_dvc_remote(dvc, remote_name)
+    if remote.endpoint_url is not None:
+        ensure_bucket(remote, create=False)
+    run_dvc(dvc, "pull", "--remote", remote.name, *targets)
+
+
+def find_dvc(dvc_path: Path | None) -> Path:
+    """Return the DVC executable: `dvc_path`, $MHPE_DVC, .venv-dvc/bin/dvc, or dvc on PATH."""
+    configured = dvc_path or os.environ.get(DVC_EXECUTABLE_ENV_VAR)
+    if configured:
+        candidate = Path(configured)
+        if not candidate.is_file():
+            raise click.ClickException(f"DVC executable {candidate} not found")
+        return candidate
+    if DEFAULT_DVC_EXECUTABLE.is_file():
+        return DEFAULT_DVC_EXECUTABLE
+    on_path = shutil.which("dvc")
+    if on_path is None:
+        raise click.ClickException(
+            f"DVC not found: {DEFAULT_DVC_EXECUTABLE} is missing and dvc is not on PATH. "
+            "Run `make setup-dvc` in the repository, or pass --dvc"
+        )
+    return Path(on_path)
+
+
+def dvc_environment() -> dict[str, str]:
+    """Build the environment for DVC: local-cloud credentials unless set, and no analytics.
+
+    DVC's usage analytics would send requests to DVC's servers, and botocore would look up
+    credentials at the cloud metadata address.
+    """
+    environment = {**LOCAL_CLOUD_CREDENTIALS, **os.environ}
+    environment["DVC_NO_ANALYTICS"] = "1"
+    environment["AWS_EC2_METADATA_DISABLED"] = "true"
+    return environment
+
+
+def run_dvc(dvc: Path, *args: str) -> None:
+    """Run `dvc ARGS` with its output on the terminal; raise ClickException when it fails."""
+    command = [str(dvc), *args]
+    logger.info("running %s", " ".join(command))
+    try:
+        result = subprocess.run(
+            command, env=dvc_environment(), check=False, timeout=DVC_TRANSFER_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        raise click.ClickException(
+            f"dvc {args[0]} timed out after {DVC_TRANSFER_TIMEOUT_S} s"
+        ) from None
+    if result.returncode != 0:
+        raise click.ClickException(f"dvc {args[0]} failed with exit code {result.returncode}")
+
+
+def read_dvc_remote(dvc: Path, remote_name: str | None) -> DvcRemote:
+    """Read a remote's settings from `dvc config --list`, or the default remote's.
+
+    Raises ClickException when no remote is named or configured, or when it is not on S3.
+    """
+    try:
+        result = subprocess.run(
+            [str(dvc), "config", "--list"],
+            env=dvc_environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=DVC_CONFIG_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise click.ClickException(
+            f"dvc config --list timed out after {DVC_CONFIG_TIMEOUT_S} s"
+        ) from None
+    if result.returncode != 0:
+        raise click.ClickException(f"dvc config --list failed: {result.stderr.strip()}")
+
+    # The listing goes from the system level to .dvc/config.local, so later values win.
+    settings: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        key, separator, value = line.partition("=")
+        if separator:
+            settings[key.strip()] = value.strip()
+
+    name = remote_name or settings.get("core.remote")
+    if not name:
+        raise click.ClickException(
+            "no DVC remote named: run from the repository, whose .dvc/config sets "
+            "core.remote, or pass --remote"
+        )
+    url = settings.get(f"remote.{name}.url")
+    if url is None:
+        raise click.ClickException(f"DVC remote {name!r} is not configured in .dvc/config")
+    parsed = urlparse(url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise click.ClickException(
+            f"DVC remote {name!r} has url {url!r}, but push and pull handle s3://BUCKET "
+            "remotes only; run dvc directly for other remotes"
+        )
+    return DvcRemote(
+        name=name,
+        url=url,
+        bucket=parsed.netloc,
+        endpoint_url=settings.get(f"remote.{name}.endpointurl"),
+        region=settings.get(f"remote.{name}.region") or DEFAULT_REGION,
+    )
+
+
+def ensure_bucket(remote: DvcRemote, *, create: bool) -> None:
+    """Check that the remote's bucket exists, creating it when `create` is true.
+
+    Raises ClickException when the endpoint cannot be reached, or when the bucket is
+    missing and `create` is false.
+    """
+    environment = dvc_environment()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=remote.endpoint_url,
+        region_name=remote.region,
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    )
+    where = f"bucket {remote.bucket} at {remote.endpoint_url}"
+    try:
+        s3.head_bucket(Bucket=remote.bucket)
+        return
+    except EndpointConnectionError:
+        raise click.ClickException(
+            f"cannot reach S3 at {remote.endpoint_url} (DVC remote {remote.name!r}). Start "
+            "the local cloud with `mhpe cloud up`, or point the remote elsewhere with "
+            f"`dvc remote modify --local {remote.name} endpointurl URL`"
+        ) from None
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+            raise click.ClickException(f"cannot read {where}: {error}") from None
+
+    if not create:
+        raise click.ClickException(
+            f"{where} not found (DVC remote {remote.name!r}). Push the data from a "
+            "workspace that has it with `mhpe data push` first"
+        )
+    try:
+        if remote.region == DEFAULT_REGION:
+            s3.create_bucket(Bucket=remote.bucket)
+        else:
+            s3.create_bucket(
+                Bucket=remote.bucket,
+                CreateBucketConfiguration={"LocationConstraint": remote.region},
+            )
+    except (BotoCoreError, ClientError) as error:
+        raise click.ClickException(f"cannot create {where}: {error}") from None
+    logger.info("created %s for DVC remote %s", where, remote.name)
+    click.echo(f"created {where}")

