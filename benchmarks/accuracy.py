@@ -92,7 +92,7 @@ def error_breakdown(result: TrainingResult, sales: pd.DataFrame) -> list[str]:
             "By sale condition:"
         ),
         "",
-        "| sale condition | sales | RMSE log | mean log error |",
+        "| sale condition | sales | RMSE log | mean of log(predicted / actual) |",
         "| --- | ---: | ---: | ---: |",
     ]
     for condition, errors in log_error.groupby(conditions.to_numpy()):
