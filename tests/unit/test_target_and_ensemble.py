@@ -76,7 +76,9 @@ def test_per_area_target_rejects_a_missing_living_area(
         Log_Living_Area=frame["Log_Living_Area"].mask(first),
     )
 
-    with pytest.raises(ValueError, match="1 rows have no finite Log_Total_Area"):
+    with pytest.raises(
+        ValueError, match="1 of 332 sales have no finite Log_Total_Area or Log_Living_Area"
+    ):
         PerAreaTarget(LinearRegression()).fit(broken, log_prices)
 
 
