@@ -16,9 +16,11 @@ from tests.template.template_support import (
     DEFAULT_SAM_CLI,
     REPO_ROOT,
     TEMPLATE_PATH,
+    is_image_function,
 )
 
 PLACEHOLDER_BUCKET = "mhpe-template-test-artifacts"
+PLACEHOLDER_IMAGE_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mhpe-template-test"
 
 
 class _NoManagedPolicies:
@@ -50,12 +52,15 @@ def _replace_local_artifacts(template: dict[str, Any]) -> None:
     """Point local CodeUri and ContentUri folders at placeholder S3 objects and inline definitions.
 
     samtranslator accepts only S3 locations for code, and it does not read a state machine's
-    DefinitionUri file, so the file's content becomes Definition.
+    DefinitionUri file, so the file's content becomes Definition. An image function gets a
+    placeholder ImageUri, as `sam build` sets the URI of the image it built.
     """
     for logical_id, resource in template["Resources"].items():
         properties = resource.get("Properties", {})
         resource_type = resource["Type"]
-        if resource_type == "AWS::Serverless::Function":
+        if resource_type == "AWS::Serverless::Function" and is_image_function(resource):
+            properties["ImageUri"] = f"{PLACEHOLDER_IMAGE_REPOSITORY}:{logical_id.lower()}"
+        elif resource_type == "AWS::Serverless::Function":
             properties["CodeUri"] = {"Bucket": PLACEHOLDER_BUCKET, "Key": f"{logical_id}.zip"}
         elif resource_type == "AWS::Serverless::LayerVersion":
             properties["ContentUri"] = {"Bucket": PLACEHOLDER_BUCKET, "Key": f"{logical_id}.zip"}

@@ -35,6 +35,31 @@ def function_resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def is_image_function(resource: dict[str, Any]) -> bool:
+    """Return whether a function resource ships as a container image."""
+    return resource["Properties"].get("PackageType") == "Image"
+
+
+def dockerfile_path(resource: dict[str, Any]) -> Path:
+    """Return the Dockerfile that `sam build` builds an image function from."""
+    metadata = resource["Metadata"]
+    return REPO_ROOT / metadata["DockerContext"] / metadata["Dockerfile"]
+
+
+def handler_folder(resource: dict[str, Any]) -> Path:
+    """Return the folder of a function's handler module and requirements.txt.
+
+    A zip function's is its CodeUri. An image function's is functions/FUNCTION when the
+    shared Dockerfile gets the build argument FUNCTION, else the Dockerfile's folder.
+    """
+    if not is_image_function(resource):
+        return REPO_ROOT / resource["Properties"]["CodeUri"]
+    build_args = resource["Metadata"].get("DockerBuildArgs", {})
+    if "FUNCTION" in build_args:
+        return REPO_ROOT / "functions" / build_args["FUNCTION"]
+    return dockerfile_path(resource).parent
+
+
 def load_event(name: str) -> dict[str, Any]:
     """Return the sample event events/NAME parsed from JSON."""
     return json.loads((EVENTS_DIR / name).read_text())

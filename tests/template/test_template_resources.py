@@ -1,14 +1,35 @@
 """What template.yaml declares, before and after the SAM transform."""
 
 import ast
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.template.template_support import PIPELINE_FUNCTIONS, REPO_ROOT, function_resources
+from tests.template.template_support import (
+    PIPELINE_FUNCTIONS,
+    REPO_ROOT,
+    dockerfile_path,
+    function_resources,
+    handler_folder,
+    is_image_function,
+)
 
 BUCKETS = ("RawBucket", "CuratedBucket", "QuarantineBucket", "ModelsBucket", "ReportsBucket")
+
+# The functions whose code, packages and shared layer exceed Lambda's 250 MiB unzipped limit
+# for zip functions, measured with `sam build`: they ship as container images.
+IMAGE_FUNCTIONS = {
+    "IngestFunction",
+    "ValidateFunction",
+    "TrainFunction",
+    "EvaluateFunction",
+    "DriftFunction",
+}
+# Properties that Lambda rejects on a container image function.
+ZIP_ONLY_PROPERTIES = ("CodeUri", "Runtime", "Handler", "Layers")
 
 API_ROUTES = {
     ("/predict", "post"),
@@ -59,13 +80,14 @@ def test_parameters_have_product_defaults(template: dict[str, Any]) -> None:
     assert parameters["RetrainSchedule"]["Default"] == "cron(0 3 ? * SUN *)"
 
 
-def test_globals_set_runtime_layer_and_environment(template: dict[str, Any]) -> None:
+def test_globals_set_architecture_and_environment(template: dict[str, Any]) -> None:
     function_globals = template["Globals"]["Function"]
     variables = function_globals["Environment"]["Variables"]
 
-    assert function_globals["Runtime"] == "python3.12"
+    # Globals apply to image functions too, which may declare no zip-only property.
+    for name in ZIP_ONLY_PROPERTIES:
+        assert name not in function_globals, name
     assert function_globals["Architectures"] == ["x86_64"]
-    assert function_globals["Layers"] == [{"Ref": "SharedLayer"}]
     assert variables["POWERTOOLS_SERVICE_NAME"] == "mhpe"
     assert "LOG_LEVEL" in variables
     for bucket in ("CuratedBucket", "QuarantineBucket", "ModelsBucket", "ReportsBucket"):
@@ -107,18 +129,90 @@ def test_bucket_versioned_encrypted_private(template: dict[str, Any], bucket: st
     assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
 
+def test_zip_functions_set_runtime_handler_layer(template: dict[str, Any]) -> None:
+    zip_functions = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in function_resources(template).items()
+        if not is_image_function(resource)
+    }
+
+    assert set(zip_functions) == {"PromoteFunction", "ServeFunction"}
+    for logical_id, properties in zip_functions.items():
+        assert properties["PackageType"] == "Zip", logical_id
+        assert properties["Runtime"] == "python3.12", logical_id
+        assert properties["Handler"] == "app.lambda_handler", logical_id
+        assert properties["Layers"] == [{"Ref": "SharedLayer"}], logical_id
+
+
+def test_large_functions_ship_as_images(template: dict[str, Any]) -> None:
+    image_functions = {
+        logical_id: resource
+        for logical_id, resource in function_resources(template).items()
+        if is_image_function(resource)
+    }
+
+    assert set(image_functions) == IMAGE_FUNCTIONS
+    for logical_id, resource in image_functions.items():
+        properties = resource["Properties"]
+        metadata = resource["Metadata"]
+        for name in ZIP_ONLY_PROPERTIES:
+            assert name not in properties, f"{logical_id}: {name} is not allowed on an image"
+        assert properties["ImageConfig"]["Command"] == ["app.lambda_handler"], logical_id
+        assert metadata["DockerContext"] == ".", logical_id
+        assert metadata["DockerTag"], logical_id
+        assert dockerfile_path(resource).is_file(), f"{logical_id}: {metadata['Dockerfile']}"
+
+
+def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """Return (KEYWORD, arguments) of each instruction; continued lines are left out."""
+    instructions = []
+    for line in dockerfile.read_text().splitlines():
+        if not line.strip() or line.startswith((" ", "#")):
+            continue
+        keyword, _, arguments = line.partition(" ")
+        instructions.append((keyword.upper(), arguments.strip()))
+    return instructions
+
+
+def test_image_dockerfiles_multi_stage_non_root(template: dict[str, Any]) -> None:
+    for logical_id, resource in function_resources(template).items():
+        if not is_image_function(resource):
+            continue
+        dockerfile = dockerfile_path(resource)
+        instructions = _instructions(dockerfile)
+        stage_starts = [i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
+        final_stage = instructions[stage_starts[-1] :]
+        users = [arguments for keyword, arguments in final_stage if keyword == "USER"]
+        commands = [arguments for keyword, arguments in final_stage if keyword == "CMD"]
+        copies = [arguments for keyword, arguments in final_stage if keyword == "COPY"]
+        for name, value in resource["Metadata"].get("DockerBuildArgs", {}).items():
+            copies = [arguments.replace(f"${{{name}}}", value) for arguments in copies]
+        handler_source = handler_folder(resource).relative_to(REPO_ROOT) / "app.py"
+
+        assert len(stage_starts) >= 2, f"{logical_id}: {dockerfile} is not a multi-stage build"
+        assert users, f"{logical_id}: {dockerfile} runs as root"
+        assert users[-1].split(":")[0] not in ("root", "0"), f"{logical_id}: user {users[-1]}"
+        assert commands, f"{logical_id}: {dockerfile} has no CMD"
+        assert json.loads(commands[-1]) == resource["Properties"]["ImageConfig"]["Command"]
+        assert any(arguments.startswith(f"{handler_source} ") for arguments in copies), (
+            f"{logical_id}: {dockerfile} does not copy {handler_source}"
+        )
+
+
 def test_every_function_handler_file_exists(template: dict[str, Any]) -> None:
-    default_handler = template["Globals"]["Function"]["Handler"]
     functions = function_resources(template)
 
     assert len(functions) == 7
     for logical_id, resource in functions.items():
         properties = resource["Properties"]
-        code_dir = REPO_ROOT / properties["CodeUri"]
-        module_name, function_name = properties.get("Handler", default_handler).rsplit(".", 1)
+        code_dir = handler_folder(resource)
+        if is_image_function(resource):
+            handler = properties["ImageConfig"]["Command"][0]
+        else:
+            handler = properties["Handler"]
+        module_name, function_name = handler.rsplit(".", 1)
         handler_file = code_dir / f"{module_name.replace('.', '/')}.py"
 
-        assert properties["PackageType"] == "Zip", logical_id
         assert handler_file.is_file(), f"{logical_id}: handler file {handler_file} missing"
         defined = {
             node.name

@@ -15,12 +15,16 @@ from tests.template.template_support import (
     PIPELINE_FUNCTIONS,
     REPO_ROOT,
     TEMPLATE_PATH,
+    dockerfile_path,
     function_resources,
+    is_image_function,
     load_definition,
 )
 
 SAM_BUILD_TIMEOUT_S = 600
 LINT_TIMEOUT_S = 120
+# Lambda's limit on the unzipped size of a zip function with all its layers.
+MAX_UNZIPPED_BYTES = 262_144_000
 
 
 def _cfn_lint_command() -> list[str]:
@@ -42,6 +46,11 @@ def _tool_environment(sam_cli: Path | None = None) -> dict[str, str]:
     if sam_cli is not None:
         environment["PATH"] = f"{sam_cli.parent}{os.pathsep}{environment.get('PATH', '')}"
     return environment
+
+
+def _folder_bytes(folder: Path) -> int:
+    """Return the size of the files under folder, as Lambda counts the unzipped package."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def _run(command: list[str], timeout_s: float, environment: dict[str, str]) -> str:
@@ -108,12 +117,18 @@ def test_sam_validate_lint_passes(sam_cli: Path) -> None:
 
 
 @pytest.mark.timeout(SAM_BUILD_TIMEOUT_S + 60)
-def test_sam_build_builds_functions_and_layer(
+def test_sam_build_builds_zip_functions_and_layer(
     sam_cli: Path, tmp_path: Path, template: dict[str, Any]
 ) -> None:
+    functions = function_resources(template)
+    image_functions = [name for name, resource in functions.items() if is_image_function(resource)]
+    zip_functions = [name for name in functions if name not in image_functions]
     repo_build_dir = REPO_ROOT / ".aws-sam"
     repo_build_dir_existed = repo_build_dir.exists()
     build_dir = tmp_path / "build"
+    # `sam build` builds images with Docker, which this machine may not have, so the image
+    # functions are excluded; their Dockerfiles are checked below.
+    excluded = [argument for name in image_functions for argument in ("--exclude", name)]
     command = [
         str(sam_cli), "build",
         "--template", str(TEMPLATE_PATH),
@@ -121,12 +136,18 @@ def test_sam_build_builds_functions_and_layer(
         "--cache-dir", str(tmp_path / "cache"),
         # samconfig.toml turns cached builds on, and those keep dependencies in .aws-sam/deps.
         "--no-cached",
+        *excluded,
     ]  # fmt: skip
 
     output = _run(command, SAM_BUILD_TIMEOUT_S, _tool_environment(sam_cli))
 
     assert "Build Succeeded" in output
-    for logical_id in function_resources(template):
+    assert image_functions, "template.yaml declares no image function"
+    for logical_id in image_functions:
+        dockerfile = dockerfile_path(functions[logical_id])
+        assert dockerfile.is_file(), f"{logical_id}: Dockerfile {dockerfile} missing"
+        assert not (build_dir / logical_id).exists(), f"{logical_id} was built despite --exclude"
+    for logical_id in zip_functions:
         function_dir = build_dir / logical_id
         assert (function_dir / "app.py").is_file(), (
             f"{logical_id}: app.py missing in {function_dir}"
@@ -136,6 +157,13 @@ def test_sam_build_builds_functions_and_layer(
         )
     layer_package = build_dir / "SharedLayer" / "python" / "mhpe" / "__init__.py"
     assert layer_package.is_file(), f"the layer was not built as python/mhpe: {layer_package}"
+    layer_bytes = _folder_bytes(build_dir / "SharedLayer")
+    for logical_id in zip_functions:
+        unzipped_bytes = _folder_bytes(build_dir / logical_id) + layer_bytes
+        assert unzipped_bytes <= MAX_UNZIPPED_BYTES, (
+            f"{logical_id}: {unzipped_bytes:,} bytes with the shared layer, over Lambda's "
+            f"{MAX_UNZIPPED_BYTES:,}-byte limit for zip functions; ship it as an image"
+        )
     assert (build_dir / "template.yaml").is_file()
     if not repo_build_dir_existed:
         assert not repo_build_dir.exists(), "sam build wrote .aws-sam into the repository"

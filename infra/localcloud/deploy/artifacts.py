@@ -3,7 +3,8 @@
 Before the SAM transform, as `sam build` and `sam deploy` do, every local CodeUri (functions
 and Globals) and ContentUri (layers) is replaced by a placeholder S3 location whose key
 names the folder. A local DefinitionUri (state machines, APIs) is replaced by the file's
-content. After the transform, the placeholder in Code or Content leads back to the folder.
+content. An image function with Metadata Dockerfile gets a placeholder ImageUri (see
+images.py). After the transform, the placeholder in Code or Content leads back to the folder.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import yaml
 
 from infra.localcloud.deploy.errors import TemplateError
+from infra.localcloud.deploy.images import ImageSource, image_source
 
 PLACEHOLDER_BUCKET = "mhpe-local-artifacts"
 # Lambda's limit on the unzipped size of a function with its layers.
@@ -70,6 +72,7 @@ class ArtifactRegistry:
         self.template_path = template_path
         self.template_dir = template_path.parent
         self._by_key: dict[str, LocalArtifact] = {}
+        self._images: dict[str, ImageSource] = {}
 
     def register(self, key: str, artifact: LocalArtifact) -> dict[str, str]:
         """Remember the folder under key and return the placeholder S3 location."""
@@ -81,6 +84,19 @@ class ArtifactRegistry:
         if not isinstance(location, dict) or location.get("S3Bucket") != PLACEHOLDER_BUCKET:
             return None
         return self._by_key.get(str(location.get("S3Key")))
+
+    def register_image(self, source: ImageSource) -> str:
+        """Remember an image function's source folders and return its placeholder image URI."""
+        self._images[source.image_uri] = source
+        return source.image_uri
+
+    def find_image(self, image_uri: Any) -> ImageSource | None:
+        """Return the source folders of a placeholder image URI, or None when it is not one."""
+        return self._images.get(image_uri) if isinstance(image_uri, str) else None
+
+    @property
+    def images(self) -> list[ImageSource]:
+        return list(self._images.values())
 
 
 def replace_local_paths(template: dict[str, Any], registry: ArtifactRegistry) -> None:
@@ -114,6 +130,38 @@ def replace_local_paths(template: dict[str, Any], registry: ArtifactRegistry) ->
             )
         elif resource_type in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
             _inline_definition(registry, logical_id, properties, "DefinitionUri", "DefinitionBody")
+        if _is_image_function(resource):
+            _replace_image(registry, logical_id, resource)
+
+
+def _is_image_function(resource: dict[str, Any]) -> bool:
+    """Return whether the local deployer reads the resource's image from a Dockerfile.
+
+    It does for every SAM image function, so that image_source reports missing Metadata, and
+    for an AWS::Lambda::Function image whose Metadata names a Dockerfile, as `sam build` does.
+    """
+    if resource["Properties"].get("PackageType") != "Image":
+        return False
+    if resource["Type"] == "AWS::Serverless::Function":
+        return True
+    metadata = resource.get("Metadata")
+    return (
+        resource["Type"] == "AWS::Lambda::Function"
+        and isinstance(metadata, dict)
+        and "Dockerfile" in metadata
+    )
+
+
+def _replace_image(registry: ArtifactRegistry, logical_id: str, resource: dict[str, Any]) -> None:
+    """Set the placeholder ImageUri of an image function, as `sam build` sets the built one."""
+    properties = resource["Properties"]
+    command = (properties.get("ImageConfig") or {}).get("Command")
+    source = image_source(registry.template_path, logical_id, resource["Metadata"], command)
+    image_uri = registry.register_image(source)
+    if resource["Type"] == "AWS::Serverless::Function":
+        properties["ImageUri"] = image_uri
+    else:
+        properties["Code"] = {"ImageUri": image_uri}
 
 
 def _is_local(value: Any) -> bool:

@@ -23,6 +23,7 @@ from infra.localcloud.deploy.handlers.base import (
     ZipCache,
     redact,
 )
+from infra.localcloud.deploy.images import save_image_sources
 from infra.localcloud.deploy.lookups import ProvisionedLookup
 from infra.localcloud.deploy.naming import check_stack_name
 from infra.localcloud.deploy.outputs import resolve_outputs
@@ -83,7 +84,9 @@ def deploy(
     derived from the stack and logical id unless the template names them. A resource whose
     resolved properties (and code) match the last deployment is left "unchanged". The
     record of the deployment goes to state_dir/stacks/STACK.json, also when it fails.
-    Resources that the template no longer declares are deleted.
+    Resources that the template no longer declares are deleted. The source folders of image
+    functions are recorded under state_dir/images, where the local cloud's runtime reads
+    them.
 
     Raises TemplateError before anything is created when the template is invalid or uses
     an unsupported type, DeployError when an AWS call fails, ValueError for an invalid
@@ -106,6 +109,7 @@ def deploy(
         template_path, prepared.resources, prepared.active_ids, deferred, prepared.conditions
     )
     with stack_lock(state_dir, stack_name):
+        save_image_sources(state_dir, prepared.artifacts.images)
         run = _DeploymentRun(
             prepared,
             stack_name=stack_name,

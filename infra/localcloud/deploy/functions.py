@@ -37,6 +37,7 @@ class LocalFunction:
     handler: str
     runtime: str
     # Absolute folders that each play /opt/python, in the order of the function's Layers.
+    # For an image function: the other folders its Dockerfile copies Python code from.
     layer_dirs: tuple[Path, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -49,7 +50,10 @@ def local_functions(
     parameter_overrides: Mapping[str, str] = {},
     stack: StackRecord | None = None,
 ) -> dict[str, LocalFunction]:
-    """Return every zip function of the template whose code is a local folder, by logical id.
+    """Return every function of the template that runs from local folders, by logical id.
+
+    Those are zip functions whose code is a local folder, and image functions that the
+    template builds from a Dockerfile (see images.py).
 
     Globals are merged, as the SAM transform merges them. With a stack record, Ref,
     Fn::GetAtt and Fn::Sub in the environment resolve to the deployed values, and the
@@ -90,11 +94,6 @@ def _local_function(
     resource: dict[str, Any],
 ) -> LocalFunction | None:
     properties = resource.get("Properties", {}) or {}
-    artifact = prepared.artifacts.find(properties.get("Code"))
-    if artifact is None:
-        # NOTE: inline code, S3 code and container images have no local folder to run.
-        logger.warning("function %s has no local code folder; `mhpe invoke` skips it", logical_id)
-        return None
 
     def value(name: str, default: Any = None) -> Any:
         if name not in properties:
@@ -102,15 +101,30 @@ def _local_function(
         result = resolver.resolve(properties[name], Location("resource", logical_id, name))
         return default if result is NO_VALUE else result
 
+    code = properties.get("Code") or {}
+    artifact = prepared.artifacts.find(code)
+    image = prepared.artifacts.find_image(code.get("ImageUri") if isinstance(code, dict) else None)
+    if image is not None:
+        code_dir, handler, runtime = image.code_dir, image.handler, image.runtime
+        layer_dirs = image.import_dirs
+    elif artifact is not None:
+        code_dir = artifact.import_dir
+        handler, runtime = str(value("Handler", "")), str(value("Runtime", ""))
+        layer_dirs = _layer_dirs(prepared, logical_id, properties.get("Layers", []))
+    else:
+        # NOTE: inline code, S3 code and images without a Dockerfile have no local folder to run.
+        logger.warning("function %s has no local code folder; `mhpe invoke` skips it", logical_id)
+        return None
+
     variables = (value("Environment", {}) or {}).get("Variables", {}) or {}
     reserved = value("ReservedConcurrentExecutions")
     return LocalFunction(
         logical_id=logical_id,
         function_name=str(lookup.ref(logical_id)),
-        code_dir=artifact.import_dir,
-        handler=str(value("Handler", "")),
-        runtime=str(value("Runtime", "")),
-        layer_dirs=_layer_dirs(prepared, logical_id, properties.get("Layers", [])),
+        code_dir=code_dir,
+        handler=handler,
+        runtime=runtime,
+        layer_dirs=layer_dirs,
         environment={name: parameter_text(item) for name, item in variables.items()},
         timeout_s=float(value("Timeout", DEFAULT_TIMEOUT_S)),
         memory_mb=int(value("MemorySize", DEFAULT_MEMORY_MB)),

@@ -16,6 +16,7 @@ from infra.localcloud.deploy.handlers.base import (
     error_code,
     tags_as_dict,
 )
+from infra.localcloud.deploy.images import ImageSource
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ CONFIGURATION_PROPERTIES = (
     "KmsKeyArn",
     "VpcConfig",
     "LoggingConfig",
+    "ImageConfig",
 )
 INTEGER_PROPERTIES = ("Timeout", "MemorySize")
 
@@ -63,6 +65,10 @@ class FunctionHandler(ResourceHandler):
         return missing
 
     def fingerprint(self, context: ResourceContext, properties: dict[str, Any]) -> dict[str, Any]:
+        if _is_image(properties):
+            # The placeholder image URI carries a digest of the source files.
+            self._image(context, properties)
+            return properties
         built = self._zip(context, properties)
         return {**properties, "Code": {"CodeSha256": built.sha256}}
 
@@ -80,13 +86,13 @@ class FunctionHandler(ResourceHandler):
     def create(self, context: ResourceContext, properties: dict[str, Any]) -> Provisioned:
         client = context.client("lambda")
         name = properties.get("FunctionName") or context.physical_name(FUNCTION_NAME_MAX_LENGTH)
-        built = self._zip(context, properties)
-        arguments: dict[str, Any] = {
-            "FunctionName": name,
-            "Code": {"ZipFile": built.content},
-            "PackageType": "Zip",
-            **_configuration(properties),
-        }
+        if _is_image(properties):
+            image = self._image(context, properties)
+            code: dict[str, Any] = {"Code": {"ImageUri": image.image_uri}, "PackageType": "Image"}
+        else:
+            built = self._zip(context, properties)
+            code = {"Code": {"ZipFile": built.content}, "PackageType": "Zip"}
+        arguments: dict[str, Any] = {"FunctionName": name, **code, **_configuration(properties)}
         if "Architectures" in properties:
             arguments["Architectures"] = properties["Architectures"]
         if properties.get("Tags"):
@@ -122,20 +128,29 @@ class FunctionHandler(ResourceHandler):
         client = context.client("lambda")
         record = {"Properties": previous}
         current = client.get_function_configuration(FunctionName=name)
+        package_type = "Image" if _is_image(properties) else "Zip"
+        if current.get("PackageType", "Zip") != package_type:
+            # Lambda cannot change a function's package type, so CloudFormation replaces the
+            # function. The name stays, so the old function goes first.
+            logger.info(
+                "function %s: package type %s changed to %s; recreating it",
+                name,
+                current.get("PackageType", "Zip"),
+                package_type,
+            )
+            client.delete_function(FunctionName=name)
+            return self.create(context, properties)
 
-        built = self._zip(context, properties)
-        if built.sha256 != current.get("CodeSha256"):
-            arguments: dict[str, Any] = {"FunctionName": name, "ZipFile": built.content}
-            if "Architectures" in properties:
-                arguments["Architectures"] = properties["Architectures"]
-            client.update_function_code(**arguments)
-            logger.info("function %s: new code, sha256 %s", name, built.sha256)
+        if package_type == "Image":
+            self._update_image(context, name, properties)
+        else:
+            self._update_zip(context, name, properties, current)
 
         configuration = _configuration(properties)
         if not previous or changed(properties, record, *CONFIGURATION_PROPERTIES):
             if not properties.get("Environment"):
                 configuration["Environment"] = {"Variables": {}}
-            if "Layers" not in properties:
+            if package_type == "Zip" and "Layers" not in properties:
                 configuration["Layers"] = []
             client.update_function_configuration(FunctionName=name, **configuration)
 
@@ -151,6 +166,33 @@ class FunctionHandler(ResourceHandler):
             if desired:
                 client.tag_resource(Resource=arn, Tags=desired)
         return Provisioned(physical_id=name, attributes={"Arn": current["FunctionArn"]})
+
+    def _update_zip(
+        self,
+        context: ResourceContext,
+        name: str,
+        properties: dict[str, Any],
+        current: dict[str, Any],
+    ) -> None:
+        built = self._zip(context, properties)
+        if built.sha256 == current.get("CodeSha256"):
+            return
+        arguments: dict[str, Any] = {"FunctionName": name, "ZipFile": built.content}
+        if "Architectures" in properties:
+            arguments["Architectures"] = properties["Architectures"]
+        context.client("lambda").update_function_code(**arguments)
+        logger.info("function %s: new code, sha256 %s", name, built.sha256)
+
+    def _update_image(
+        self, context: ResourceContext, name: str, properties: dict[str, Any]
+    ) -> None:
+        image = self._image(context, properties)
+        client = context.client("lambda")
+        deployed = client.get_function(FunctionName=name).get("Code", {}).get("ImageUri")
+        if deployed == image.image_uri:
+            return
+        client.update_function_code(FunctionName=name, ImageUri=image.image_uri)
+        logger.info("function %s: new image %s", name, image.image_uri)
 
     @staticmethod
     def _set_concurrency(
@@ -169,15 +211,20 @@ class FunctionHandler(ResourceHandler):
         )
 
     @staticmethod
-    def _zip(context: ResourceContext, properties: dict[str, Any]) -> BuiltZip:
-        if properties.get("PackageType") == "Image":
-            # NOTE: container image functions need an image build and a registry; they are
-            # not deployed locally yet.
+    def _image(context: ResourceContext, properties: dict[str, Any]) -> ImageSource:
+        image_uri = (properties.get("Code") or {}).get("ImageUri")
+        image = context.zips.artifacts.find_image(image_uri)
+        if image is None:
             raise context.template_error(
-                "PackageType",
-                "container image functions are not supported by the local deployer; "
-                "use PackageType Zip with a CodeUri folder",
+                "Code",
+                "the local deployer runs an image function from the source folders that its "
+                "Dockerfile copies, so the function needs Metadata Dockerfile and "
+                f"DockerContext, as `sam build` does; got ImageUri {image_uri!r}",
             )
+        return image
+
+    @staticmethod
+    def _zip(context: ResourceContext, properties: dict[str, Any]) -> BuiltZip:
         code = properties.get("Code", {})
         built = context.zips.for_location(code)
         if built is None:
@@ -186,6 +233,10 @@ class FunctionHandler(ResourceHandler):
                 f"the local deployer deploys only code from a local folder (CodeUri); got {code!r}",
             )
         return built
+
+
+def _is_image(properties: dict[str, Any]) -> bool:
+    return properties.get("PackageType") == "Image"
 
 
 def _configuration(properties: dict[str, Any]) -> dict[str, Any]:
