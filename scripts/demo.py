@@ -19,6 +19,7 @@ from pathlib import Path
 
 import boto3
 import requests
+from botocore.exceptions import ClientError
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 MHPE = [sys.executable, "-m", "infra.cli"]
@@ -26,7 +27,16 @@ BATCHES = REPOSITORY / "data" / "batches"
 TRAINING_MONTHS = [f"{year}-{month:02d}" for year in range(2006, 2010) for month in range(1, 13)]
 DEMO_MONTH = "2010-03"
 PIPELINE_TIMEOUT_S = 540
+# An upload starts its execution within seconds; this long without one means ingest failed.
+NO_EXECUTION_TIMEOUT_S = 90
+POLL_INTERVAL_S = 3.0
+CHAMPION_ALIAS = "champion"
+MANIFEST_KEY = "champion/manifest.json"
 STARTED = time.monotonic()
+
+
+class DemoError(Exception):
+    """A failed demo step, whose message names the step and where to look."""
 
 
 def step(message: str) -> None:
@@ -42,17 +52,18 @@ def mhpe(*args: str) -> str:
     return result.stdout
 
 
-def ensure_cloud() -> str:
+def ensure_cloud() -> dict:
+    """Start the local cloud unless it runs, and return `mhpe cloud status` as a dict."""
     status = subprocess.run(
         [*MHPE, "cloud", "status"], cwd=REPOSITORY, capture_output=True, text=True, check=False
     )
     if status.returncode == 0:
-        endpoint = json.loads(status.stdout)["endpoint_url"]
-        step(f"the local cloud already runs on {endpoint}")
-        return endpoint
-    step("starting the local cloud (AWS APIs on 127.0.0.1:4566, MLflow on 127.0.0.1:5000)")
+        running = json.loads(status.stdout)
+        step(f"the local cloud already runs on {running['endpoint_url']}")
+        return running
+    step("starting the local cloud")
     print(mhpe("cloud", "up"), end="")
-    return json.loads(mhpe("cloud", "status"))["endpoint_url"]
+    return json.loads(mhpe("cloud", "status"))
 
 
 def client(service: str, endpoint: str):
@@ -82,28 +93,111 @@ def upload_batches(s3, bucket: str) -> int:
     return uploaded
 
 
-def wait_for_champion(s3, sfn, models_bucket: str, pipeline_arn: str) -> dict:
-    deadline = time.monotonic() + PIPELINE_TIMEOUT_S
-    last_report = ""
-    while time.monotonic() < deadline:
-        executions = sfn.list_executions(stateMachineArn=pipeline_arn, maxResults=1000)[
-            "executions"
+def read_manifest(s3, models_bucket: str) -> dict | None:
+    """Return the published champion's manifest, or None before the first promotion."""
+    try:
+        body = s3.get_object(Bucket=models_bucket, Key=MANIFEST_KEY)["Body"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    return json.loads(body.read())
+
+
+def champion_alias_version(mlflow_url: str, model_name: str) -> str | None:
+    """Return the model version that MLflow's champion alias names, or None when unset."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=mlflow_url)
+    try:
+        return str(client.get_model_version_by_alias(model_name, CHAMPION_ALIAS).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def published_champion(s3, models_bucket: str, mlflow_url: str) -> dict | None:
+    """Return the manifest when it and MLflow's champion alias name the same version."""
+    manifest = read_manifest(s3, models_bucket)
+    if manifest is None:
+        return None
+    alias_version = champion_alias_version(mlflow_url, manifest["model_name"])
+    return manifest if alias_version == str(manifest["version"]) else None
+
+
+def wait_for_champion(
+    s3,
+    sfn,
+    *,
+    models_bucket: str,
+    pipeline_arn: str,
+    mlflow_url: str,
+    uploaded: int,
+    uploads_started_at: float,
+    timeout_s: float = PIPELINE_TIMEOUT_S,
+    no_execution_timeout_s: float = NO_EXECUTION_TIMEOUT_S,
+    poll_interval_s: float = POLL_INTERVAL_S,
+) -> dict:
+    """Wait until the uploads' executions have ended and a champion is published.
+
+    `uploads_started_at` is the epoch time in seconds before the first upload, so executions
+    of earlier runs do not count. With nothing uploaded, a champion that already exists (a
+    second run, or a restarted cloud, which keeps no executions) ends the wait at once.
+    Raises DemoError when no execution runs and none started for `no_execution_timeout_s`
+    while some uploads have none, when every execution ended without a champion, or after
+    `timeout_s`.
+    """
+    started = time.monotonic()
+    last_report = None
+    last_progress = started
+    seen_executions = 0
+    while time.monotonic() - started < timeout_s:
+        executions = [
+            execution
+            for execution in sfn.list_executions(stateMachineArn=pipeline_arn, maxResults=1000)[
+                "executions"
+            ]
+            if execution["startDate"].timestamp() >= uploads_started_at - 1
         ]
         counts: dict[str, int] = {}
         for execution in executions:
             counts[execution["status"]] = counts.get(execution["status"], 0) + 1
         report = ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items()))
         if report != last_report:
-            step(f"pipeline executions: {report or 'none yet'}")
+            step(f"executions since the upload: {report or 'none yet'}")
             last_report = report
-        if executions and counts.get("RUNNING", 0) == 0:
-            try:
-                body = s3.get_object(Bucket=models_bucket, Key="champion/manifest.json")["Body"]
-                return json.loads(body.read())
-            except s3.exceptions.NoSuchKey:
-                pass
-        time.sleep(3)
-    sys.exit(f"no champion within {PIPELINE_TIMEOUT_S} s; see `mhpe cloud logs TrainFunction`")
+
+        if len(executions) != seen_executions:
+            seen_executions = len(executions)
+            last_progress = time.monotonic()
+        running = counts.get("RUNNING", 0)
+        if len(executions) >= uploaded and running == 0:
+            champion = published_champion(s3, models_bucket, mlflow_url)
+            if champion is not None:
+                return champion
+            if uploaded > 0:
+                raise DemoError(
+                    f"all {len(executions)} executions ended ({report}) but no champion was "
+                    f"published to s3://{models_bucket}/{MANIFEST_KEY}; see "
+                    "`mhpe cloud logs TrainFunction` and the execution history"
+                )
+            raise DemoError(
+                "every batch was uploaded before, but no champion is published in "
+                f"s3://{models_bucket}/{MANIFEST_KEY} with MLflow's {CHAMPION_ALIAS!r} alias "
+                f"at {mlflow_url}; start a training with `mhpe cloud fire` on the weekly "
+                "retraining schedule"
+            )
+        idle_s = time.monotonic() - last_progress
+        if running == 0 and idle_s >= no_execution_timeout_s:
+            raise DemoError(
+                f"{uploaded} batches were uploaded, but only {len(executions)} pipeline "
+                f"executions started, none in the last {no_execution_timeout_s:.0f} s; see "
+                "`mhpe cloud logs IngestFunction` and the quarantine bucket"
+            )
+        time.sleep(poll_interval_s)
+    raise DemoError(
+        f"no champion within {timeout_s:.0f} s (executions: {last_report or 'none'}); see "
+        "`mhpe cloud logs TrainFunction`"
+    )
 
 
 def demo_house() -> tuple[dict, float]:
@@ -124,7 +218,15 @@ def demo_house() -> tuple[dict, float]:
 
 
 def main() -> None:
-    endpoint = ensure_cloud()
+    try:
+        run()
+    except DemoError as error:
+        sys.exit(f"demo failed: {error}")
+
+
+def run() -> None:
+    status = ensure_cloud()
+    endpoint = status["endpoint_url"]
     step("deploying template.yaml")
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=REPOSITORY, capture_output=True, text=True, check=False
@@ -140,9 +242,17 @@ def main() -> None:
     sfn = client("stepfunctions", endpoint)
     raw = outputs["RawBucketName"]
     step(f"uploading the 48 monthly batches of 2006-2009 to s3://{raw}/batches/")
-    step(f"{upload_batches(s3, raw)} batches uploaded (the rest were there already)")
+    uploads_started_at = time.time()
+    uploaded = upload_batches(s3, raw)
+    step(f"{uploaded} batches uploaded (the rest were there already)")
     manifest = wait_for_champion(
-        s3, sfn, outputs["ModelsBucketName"], outputs["TrainingPipelineArn"]
+        s3,
+        sfn,
+        models_bucket=outputs["ModelsBucketName"],
+        pipeline_arn=outputs["TrainingPipelineArn"],
+        mlflow_url=status["mlflow_url"],
+        uploaded=uploaded,
+        uploads_started_at=uploads_started_at,
     )
     step(
         f"champion: {manifest['model_name']} version {manifest['version']} "
@@ -158,7 +268,7 @@ def main() -> None:
     house_file.write_text(json.dumps(house, indent=2))
     step(f"pricing a real house sold in {DEMO_MONTH} (actual price ${actual:,.0f})")
     print(
-        f"  curl -s -X POST {api_url}/predict -H \"x-api-key: $(.venv/bin/mhpe api-key)\" "
+        f'  curl -s -X POST {api_url}/predict -H "x-api-key: $(.venv/bin/mhpe api-key)" '
         f"-H 'content-type: application/json' -d @{house_file.relative_to(REPOSITORY)}"
     )
     response = requests.post(f"{api_url}/predict", json=house, headers={"x-api-key": key})

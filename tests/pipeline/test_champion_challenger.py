@@ -158,6 +158,9 @@ def test_corrupted_batch_fails_gate_and_keeps_champion(curated_cloud: PipelineCl
 
     assert description["status"] == "FAILED"
     assert description["error"] == "QualityGateFailed"
+    assert report["message"] in description["cause"]
+    assert "below the 95 % quality gate" in description["cause"]
+    assert f"{prefix}report.json" in description["cause"]
     assert prefix + "2008-09.csv" in curated_cloud.keys("QuarantineBucketName", prefix)
     assert report["passed"] is False
     assert report["total_rows"] - report["valid_rows"] == corrupted_rows

@@ -86,11 +86,12 @@ def test_drift_event_is_scheduled_event() -> None:
 
 def test_step_events_accumulate_pipeline_state() -> None:
     # Each task stores its result under its own key, so every step's input extends the
-    # previous step's input.
+    # previous step's input. validate.json names only the batch's bucket and key, so that it
+    # validates the latest version of a batch that `make demo` uploaded; the later events
+    # carry the full batch record of one real execution.
     ingest_record = load_event("ingest_s3_put.json")["Records"][0]["s3"]
     steps = [
-        ("validate.json", None),
-        ("train.json", "validation"),
+        ("train.json", None),
         ("evaluate.json", "training"),
         ("promote.json", "evaluation"),
     ]
@@ -103,9 +104,14 @@ def test_step_events_accumulate_pipeline_state() -> None:
         previous = event
 
     first = load_event("validate.json")
+    train = load_event("train.json")
     assert first["batch"]["bucket"] == ingest_record["bucket"]["name"]
     assert first["batch"]["key"] == ingest_record["object"]["key"]
-    assert first["batch"]["version_id"] == ingest_record["object"]["versionId"]
+    assert first["batch"].items() <= train["batch"].items()
+    assert {key: value for key, value in train.items() if key not in ("batch", "validation")} == {
+        key: value for key, value in first.items() if key != "batch"
+    }
+    assert train["batch"]["version_id"] == ingest_record["object"]["versionId"]
     assert first["execution"]["arn"].startswith("arn:aws:states:")
     assert load_event("train.json")["validation"]["quality_gate"]["passed"] is True
     assert load_event("promote.json")["evaluation"]["promote"] is True

@@ -29,12 +29,18 @@ def _transitions(state: dict[str, Any]) -> Iterator[str]:
         yield catcher["Next"]
 
 
+# Task states that clean up after a failed step, not steps of the pipeline.
+CLEANUP_STATES = {"ReleaseTrainingClaim"}
+
+
 def _task_states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Return the Task states that invoke a pipeline function, in definition order."""
+    """Return the Task states that run a pipeline step, in definition order."""
     return {
         name: state
         for name, state in definition["States"].items()
-        if state["Type"] == "Task" and state["Resource"].endswith("FunctionArn}")
+        if state["Type"] == "Task"
+        and state["Resource"].endswith("FunctionArn}")
+        and name not in CLEANUP_STATES
     }
 
 
@@ -105,11 +111,13 @@ def test_every_task_reports_then_fails_in_its_fail_state() -> None:
 
     for name, state in _task_states(definition).items():
         catcher = state["Catch"][-1]
-        report = states[catcher["Next"]]
+        cleanup = states[catcher["Next"]] if catcher["Next"] in CLEANUP_STATES else None
+        report_name = cleanup["Next"] if cleanup else catcher["Next"]
+        report = states[report_name]
         fail_state = states[report["Next"]]
 
         assert catcher["ErrorEquals"] == ["States.ALL"], name
-        assert catcher["Next"] == f"Report{name}Failure", name
+        assert report_name == f"Report{name}Failure", name
         assert report["Resource"] == REPORT_RESOURCE, name
         assert report["Catch"][0]["Next"] == f"{name}Failed", name
         assert fail_state["Type"] == "Fail", name
@@ -128,6 +136,22 @@ def test_failure_reports_go_to_reports_bucket() -> None:
         assert state["ResultPath"] == "$.failure_report", name
 
 
+def test_failed_training_releases_its_claim() -> None:
+    states = load_definition()["States"]
+    train_catch = states["Train"]["Catch"][-1]
+    release = states["ReleaseTrainingClaim"]
+
+    assert train_catch["Next"] == "ReleaseTrainingClaim"
+    assert release["Resource"] == "${TrainFunctionArn}"
+    assert release["Parameters"]["release_claim"] is True
+    assert release["Parameters"]["execution"] == {"arn.$": "$.execution.arn"}
+    assert release["ResultPath"] == "$.claim_release"
+    # A failed release must still report the training's failure, never hide it.
+    assert release["Next"] == "ReportTrainFailure"
+    assert release["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
+    assert release["Catch"][-1]["Next"] == "ReportTrainFailure"
+
+
 def test_champion_change_evaluates_again() -> None:
     promote = load_definition()["States"]["Promote"]
     first = promote["Catch"][0]
@@ -141,7 +165,10 @@ def test_choices_default_to_the_safe_branch() -> None:
     states = load_definition()["States"]
 
     assert states["HasBatch"]["Default"] == "Train"
-    assert states["QualityGate"]["Default"] == "QualityGateFailed"
+    assert states["QualityGate"]["Default"] == "NoQualityGateResult"
+    assert states["NoQualityGateResult"]["Type"] == "Fail"
+    assert states["NoQualityGateResult"]["Error"] == "QualityGateFailed"
+    assert states["QualityGateFailed"]["CausePath"] == "$.validation.quality_gate.cause"
     assert states["ChallengerTrained"]["Default"] == "TrainingSkipped"
     assert states["TrainingSkipped"]["Type"] == "Succeed"
     assert states["QualityGateFailed"]["Type"] == "Fail"

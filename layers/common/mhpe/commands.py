@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from mhpe.data import BATCH_FORMATS, load_ames, read_batch, write_monthly_batches, write_snapshot
+from mhpe.exceptions import BatchFormatError, ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,35 @@ LOCAL_CLOUD_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY":
 DEFAULT_REGION = "us-east-1"
 DVC_CONFIG_TIMEOUT_S = 120
 DVC_TRANSFER_TIMEOUT_S = 3600
+_MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def check_month(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> str | None:
+    """Return a YYYY-MM month unchanged, or raise BadParameter naming the value and the rule."""
+    if value is None or _MONTH_PATTERN.match(value):
+        return value
+    raise click.BadParameter(f"{value!r} is not a month: it must be YYYY-MM with MM 01 to 12")
+
+
+def batch_files(batches_dir: Path, until_month: str | None) -> list[Path]:
+    """Return the CSV batches of the folder in month order, up to `until_month` when given.
+
+    Raises ClickException when no batch is left to read.
+    """
+    every = sorted(batches_dir.glob("*.csv"))
+    if not every:
+        raise click.ClickException(
+            f"no CSV batch in {batches_dir}; write the batches with `mhpe data fetch`"
+        )
+    selected = [path for path in every if until_month is None or path.stem <= until_month]
+    if not selected:
+        raise click.ClickException(
+            f"no CSV batch in {batches_dir} up to --until {until_month}: the first batch is "
+            f"{every[0].name}"
+        )
+    return selected
 
 
 @click.group()
@@ -88,6 +119,7 @@ def fetch(out_dir: Path, formats: tuple[str, ...]) -> None:
     "until_month",
     default=None,
     metavar="YYYY-MM",
+    callback=check_month,
     help="Last sale month to include [default: every batch].",
 )
 @click.option(
@@ -105,17 +137,21 @@ def validate(batches_dir: Path, until_month: str | None, out_path: Path) -> None
     from mhpe.quality import check_batch
 
     rules = load_quality_rules()
+    paths = batch_files(batches_dir, until_month)
     accepted = []
-    for path in sorted(batches_dir.glob("*.csv")):
-        if until_month is not None and path.stem > until_month:
-            continue
-        batch = read_batch(path, name=path.name)
+    for path in paths:
+        try:
+            batch = read_batch(path, name=path.name)
+        except BatchFormatError as error:
+            raise click.ClickException(f"{error.reason}; fix or remove {path}") from None
         report = check_batch(batch, rules, name=path.name)
         click.echo(report.message)
         if report.passed:
             accepted.append(batch[report.valid_mask])
     if not accepted:
-        raise click.ClickException(f"no batch in {batches_dir} passed the quality gate")
+        raise click.ClickException(
+            f"none of the {len(paths)} batches in {batches_dir} passed the quality gate"
+        )
 
     sales = add_sale_month(pd.concat(accepted, ignore_index=True))
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,14 +179,29 @@ def validate(batches_dir: Path, until_month: str | None, out_path: Path) -> None
 )
 def train_command(sales_path: Path, strategy: str | None, out_dir: Path) -> None:
     """Train as the pipeline's train step does, without MLflow, and write the ONNX model."""
-    from mhpe.data import CSV_MISSING_MARKERS, dataset_version
+    from mhpe.data import dataset_version
     from mhpe.pipeline.settings import load_pipeline_settings, model_config_path
+    from mhpe.strategies import STRATEGIES
     from mhpe.training import load_model_config, train
 
-    settings = load_pipeline_settings()
-    config = load_model_config(model_config_path())
-    sales = pd.read_csv(sales_path, keep_default_na=False, na_values=list(CSV_MISSING_MARKERS))
-    result = train(sales, config, strategy or settings.strategy or config.strategy)
+    try:
+        settings = load_pipeline_settings()
+        config = load_model_config(model_config_path())
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    chosen = strategy or settings.strategy or config.strategy
+    if chosen not in STRATEGIES:
+        origin = "--strategy" if strategy else "the configured strategy"
+        raise click.ClickException(
+            f"{origin} {chosen!r} is unknown; it must be one of {', '.join(sorted(STRATEGIES))}"
+        )
+    try:
+        sales = read_batch(sales_path, name=sales_path.name)
+    except BatchFormatError as error:
+        raise click.ClickException(
+            f"sales file {sales_path}: {error.problem}; write it with `mhpe data validate`"
+        ) from None
+    result = train(sales, config, chosen)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "model.onnx").write_bytes(result.onnx_bytes)

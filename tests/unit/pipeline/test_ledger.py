@@ -1,21 +1,40 @@
-"""The training ledger: min_new_rows, forced trainings, concurrent claims, released claims."""
+"""The training ledger: min_new_rows, forced trainings, concurrent, released and expired claims."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
-from mhpe.pipeline.ledger import LEDGER_KEY, claim_training, claimed_rows, release_claim
+from mhpe.pipeline.ledger import (
+    CLAIM_TTL_S,
+    LEDGER_KEY,
+    TRAIN_TIMEOUT_S,
+    TrainingDecision,
+    claim_training,
+    claimed_rows,
+    complete_training,
+    release_claim,
+)
 from mhpe.storage import ObjectStore
 
 
-def _claim(store: ObjectStore, rows: int, *, minimum: int = 500, force: bool = False):
+def _claim(
+    store: ObjectStore,
+    rows: int,
+    *,
+    minimum: int = 500,
+    force: bool = False,
+    arn: str | None = None,
+    now: datetime | None = None,
+) -> TrainingDecision:
     return claim_training(
         store,
         "models",
         curated_rows=rows,
         min_new_rows=minimum,
         force=force,
-        execution_arn=f"arn:execution:{rows}",
+        execution_arn=arn or f"arn:execution:{rows}",
+        now=now,
     )
 
 
@@ -33,7 +52,8 @@ def test_claim_records_rows(store: ObjectStore) -> None:
     ledger = json.loads(store.read_latest("models", LEDGER_KEY).body)
     assert decision.train is True
     assert decision.new_rows == 800
-    assert ledger["claimed_rows"] == 800
+    assert ledger["claims"][0]["claimed_rows"] == 800
+    assert ledger["claims"][0]["execution_arn"] == "arn:execution:800"
     assert claimed_rows(store, "models") == 800
 
 
@@ -86,17 +106,98 @@ def test_release_restores_previous_claim(store: ObjectStore) -> None:
     _claim(store, 800)
     failed = _claim(store, 1500)
 
-    released = release_claim(store, "models", failed)
+    released = release_claim(store, "models", "arn:execution:1500")
 
+    assert failed.train is True
     assert released is True
     assert claimed_rows(store, "models") == 800
 
 
-def test_release_keeps_later_claim(store: ObjectStore) -> None:
-    failed = _claim(store, 800)
+def test_release_of_earlier_claim_keeps_later_claim(store: ObjectStore) -> None:
+    _claim(store, 800)
     _claim(store, 1500)
 
-    released = release_claim(store, "models", failed)
+    released = release_claim(store, "models", "arn:execution:800")
 
-    assert released is False
+    assert released is True
     assert claimed_rows(store, "models") == 1500
+
+
+def test_release_of_later_claim_restores_earlier_claim(store: ObjectStore) -> None:
+    _claim(store, 800)
+    _claim(store, 1500)
+
+    release_claim(store, "models", "arn:execution:1500")
+
+    assert claimed_rows(store, "models") == 800
+
+
+def test_completed_training_survives_expiry(store: ObjectStore) -> None:
+    _claim(store, 800)
+    complete_training(store, "models", execution_arn="arn:execution:800", curated_rows=800)
+
+    later = datetime.now(UTC) + timedelta(seconds=CLAIM_TTL_S + 1)
+
+    assert claimed_rows(store, "models", now=later) == 800
+    assert json.loads(store.read_latest("models", LEDGER_KEY).body)["claims"] == []
+
+
+def test_unfinished_claim_expires_after_train_timeout(store: ObjectStore) -> None:
+    _claim(store, 800)
+    complete_training(store, "models", execution_arn="arn:execution:800", curated_rows=800)
+    _claim(store, 1500)  # a training killed before it reported back
+    before_expiry = datetime.now(UTC) + timedelta(seconds=TRAIN_TIMEOUT_S)
+    after_expiry = datetime.now(UTC) + timedelta(seconds=CLAIM_TTL_S + 1)
+
+    blocked = _claim(store, 1600, now=before_expiry)
+    retried = _claim(store, 1600, now=after_expiry)
+
+    assert CLAIM_TTL_S > TRAIN_TIMEOUT_S
+    assert blocked.train is False
+    assert blocked.new_rows == 100
+    assert retried.train is True
+    assert retried.new_rows == 800
+    assert retried.claimed_rows_before == 800
+
+
+def test_retried_step_replaces_own_claim(store: ObjectStore) -> None:
+    first = _claim(store, 800, arn="arn:execution:retried")
+
+    again = _claim(store, 800, arn="arn:execution:retried")
+
+    ledger = json.loads(store.read_latest("models", LEDGER_KEY).body)
+    assert first.train is True
+    assert again.train is True
+    assert again.new_rows == 800
+    assert len(ledger["claims"]) == 1
+
+
+def test_release_without_claim_returns_false(store: ObjectStore) -> None:
+    _claim(store, 800)
+
+    assert release_claim(store, "models", "arn:execution:other") is False
+    assert claimed_rows(store, "models") == 800
+
+
+def test_single_claim_ledger_expires(store: ObjectStore) -> None:
+    # The earlier ledger format kept one claim and never said whether its training finished.
+    claimed_at = datetime.now(UTC)
+    old = {
+        "claimed_rows": 3130,
+        "execution_arn": "arn:execution:forced-restart",
+        "forced": True,
+        "claimed_at": claimed_at.isoformat(),
+    }
+    store.replace("models", LEDGER_KEY, json.dumps(old).encode(), expected_etag=None)
+    after_expiry = claimed_at + timedelta(seconds=CLAIM_TTL_S + 1)
+
+    assert claimed_rows(store, "models") == 3130
+    assert claimed_rows(store, "models", now=after_expiry) == 0
+
+
+def test_released_single_claim_ledger_counts_rows(store: ObjectStore) -> None:
+    old = {"claimed_rows": 800, "execution_arn": None, "released": True,
+           "claimed_at": datetime.now(UTC).isoformat()}  # fmt: skip
+    store.replace("models", LEDGER_KEY, json.dumps(old).encode(), expected_etag=None)
+
+    assert claimed_rows(store, "models") == 800

@@ -16,10 +16,10 @@ import pytest
 import yaml
 from mhpe.config import load_quality_rules
 from mhpe.data import snapshot_bytes
-from mhpe.pipeline.ledger import claimed_rows
+from mhpe.pipeline.ledger import LEDGER_KEY, claim_training, claimed_rows
 from mhpe.pipeline.settings import PipelineResources, PipelineSettings
-from mhpe.pipeline.state import BatchRef, PipelineState
-from mhpe.pipeline.train import run_train_step
+from mhpe.pipeline.state import BatchRef, ClaimRelease, PipelineState
+from mhpe.pipeline.train import run_release_step, run_train_step
 from mhpe.pipeline.validate import validate_batch
 from mhpe.registry import ModelVersionInfo
 from mhpe.storage import ObjectStore
@@ -175,3 +175,41 @@ def test_failed_training_releases_claim(
         _train(store, model_config_file, RecordingRegistry(fail=True))
 
     assert claimed_rows(store, "models") == 0
+
+
+def test_finished_training_completes_claim(
+    s3: Any, store: ObjectStore, model_config_file: Path, sample_sales: pd.DataFrame
+) -> None:
+    _curate(s3, store, sample_sales)
+
+    result = _train(store, model_config_file, RecordingRegistry())
+
+    ledger = json.loads(store.read_latest("models", LEDGER_KEY).body)
+    assert ledger["trained_rows"] == result["decision"]["curated_rows"]
+    assert ledger["trained_by"] == "arn:aws:states:x:execution:p:e1"
+    assert ledger["claims"] == []
+
+
+def test_release_step_frees_killed_training(
+    s3: Any, store: ObjectStore, model_config_file: Path, sample_sales: pd.DataFrame
+) -> None:
+    _curate(s3, store, sample_sales)
+    killed = "arn:aws:states:x:execution:p:killed"
+    # A train function killed after its claim leaves the claim behind.
+    claim_training(
+        store, "models", curated_rows=len(sample_sales), min_new_rows=1, force=False,
+        execution_arn=killed,
+    )  # fmt: skip
+    blocked = _train(store, model_config_file, RecordingRegistry())
+
+    released = run_release_step(
+        ClaimRelease(release_claim=True, execution={"arn": killed}),
+        resources=RESOURCES,
+        store=store,
+    )
+    retried = _train(store, model_config_file, RecordingRegistry())
+
+    assert blocked["trained"] is False
+    assert released["released"] is True
+    assert retried["trained"] is True
+    assert retried["decision"]["claimed_rows_before"] == 0

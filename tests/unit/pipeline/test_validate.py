@@ -12,6 +12,7 @@ import pytest
 from mhpe.config import load_quality_rules
 from mhpe.data import snapshot_bytes
 from mhpe.pipeline.curated import load_curated_sales
+from mhpe.pipeline.errors import PipelineInputError
 from mhpe.pipeline.state import BatchRef
 from mhpe.pipeline.validate import validate_batch
 from mhpe.storage import ObjectStore
@@ -130,3 +131,80 @@ def test_unreadable_batch_fails_gate(s3: Any, store: ObjectStore, key: str) -> N
 
     assert result["quality_gate"]["passed"] is False
     assert "empty" in result["quality_gate"]["message"]
+
+
+def test_hand_started_batch_reuses_curated_keys(
+    s3: Any, store: ObjectStore, sample_sales: pd.DataFrame
+) -> None:
+    notified = _upload(s3, "batches/sample.csv", sample_sales, sequencer="0066389F1B7A2C4E5D")
+    first = _validate(store, notified)
+    # A hand-started execution names the version but carries no etag, size or sequencer.
+    by_hand = BatchRef(bucket="raw", key="batches/sample.csv", version_id=notified.version_id)
+
+    second = _validate(store, by_hand)
+
+    assert second["curated"]["keys"] == first["curated"]["keys"]
+    assert second["curated"]["report"]["key"] == first["curated"]["report"]["key"]
+    assert len(load_curated_sales(store, "curated").sales) == first["curated"]["rows"]
+
+
+def test_batch_without_version_reads_latest(
+    s3: Any, store: ObjectStore, sample_sales: pd.DataFrame
+) -> None:
+    notified = _upload(s3, "batches/sample.csv", sample_sales, sequencer="0A")
+    first = _validate(store, notified)
+
+    result = _validate(store, BatchRef(bucket="raw", key="batches/sample.csv"))
+
+    assert result["quality_gate"]["passed"] is True
+    assert len(load_curated_sales(store, "curated").sales) == first["curated"]["rows"]
+
+
+def test_changed_batch_fields_raise_clear_error(
+    s3: Any, store: ObjectStore, sample_sales: pd.DataFrame
+) -> None:
+    notified = _upload(s3, "batches/sample.csv", sample_sales)
+    _validate(store, notified.model_copy(update={"etag": "0" * 32}))
+
+    with pytest.raises(PipelineInputError, match="was validated before") as raised:
+        _validate(store, notified.model_copy(update={"etag": "1" * 32}))
+
+    assert "batches/sample.csv" in str(raised.value)
+    assert "ingest-started execution" in str(raised.value)
+
+
+def test_gate_failure_cause_names_numbers(
+    s3: Any, store: ObjectStore, sample_sales: pd.DataFrame
+) -> None:
+    batch = _upload(s3, "batches/bad.csv", _corrupt(sample_sales, 30))
+
+    cause = _validate(store, batch)["quality_gate"]["cause"]
+
+    share = _validate(store, batch)["quality_gate"]["valid_share"]
+    assert "batch batches/bad.csv rejected" in cause
+    assert f"{int(share * 1000) / 10:.1f} % valid rows" in cause
+    assert "below the 95 % quality gate" in cause
+    assert f"s3://quarantine/validate/batches/bad.csv/{batch.version_id}/report.json" in cause
+
+
+def test_unreadable_batch_cause_names_problem(s3: Any, store: ObjectStore) -> None:
+    version = s3.put_object(Bucket="raw", Key="batches/empty.csv", Body=b"")["VersionId"]
+    batch = BatchRef(bucket="raw", key="batches/empty.csv", version_id=version)
+
+    gate = _validate(store, batch)["quality_gate"]
+
+    assert gate["passed"] is False
+    assert "batch batches/empty.csv is invalid: the file is empty" in gate["cause"]
+    assert "s3://quarantine/validate/batches/empty.csv/" in gate["cause"]
+
+
+def test_same_sales_under_two_keys_count_once(
+    s3: Any, store: ObjectStore, sample_sales: pd.DataFrame
+) -> None:
+    first = _validate(store, _upload(s3, "batches/2008-07.csv", sample_sales, sequencer="0A"))
+    _validate(store, _upload(s3, "batches/test/2008-07 copy.csv", sample_sales, sequencer="0B"))
+
+    curated = load_curated_sales(store, "curated")
+
+    assert len(curated.sales) == first["curated"]["rows"]
+    assert not curated.sales.drop(columns="sale_month").duplicated().any()

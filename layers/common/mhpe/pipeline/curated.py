@@ -4,6 +4,10 @@ Keys are `sales/sale_month=YYYY-MM/batch={batch key}/{upload order}_{version lab
 where the upload order is S3's event sequencer, padded. Every accepted version of a batch
 writes new keys, so nothing is overwritten. When a batch key is accepted again (a corrected
 upload), readers take only its latest upload in each month.
+
+Readers also drop sales that repeat another curated sale in every column, such as the same
+file uploaded again under another key. The Ames sales contain no such pair: each sale has
+its own coordinates, lot and price, so two equal rows are one sale delivered twice.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import io
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pandas as pd
 
@@ -67,6 +71,17 @@ def write_curated_partitions(
     return locations
 
 
+def find_upload_order(store: ObjectStore, bucket: str, batch: BatchRef) -> str | None:
+    """Return the upload order of curated partitions of this batch version, None if none exist."""
+    for summary in store.list(bucket, SALES_PREFIX):
+        match = _KEY_PATTERN.match(summary.key)
+        if match is None:
+            continue
+        if unquote(match["batch"]) == batch.key and match["version"] == batch.version_label:
+            return match["order"]
+    return None
+
+
 @dataclass(frozen=True)
 class CuratedSales:
     """All curated sales in key order, with `sale_month`, and the objects they came from."""
@@ -83,7 +98,8 @@ def load_curated_sales(store: ObjectStore, bucket: str) -> CuratedSales:
     """Read every current curated partition into one frame, sorted by key for reproducibility.
 
     Of several accepted versions of the same batch key in a month, only the latest upload is
-    read: the highest sequencer, then the latest write, then the highest key.
+    read: the highest sequencer, then the latest write, then the highest key. Of sales equal
+    in every column, only the first in key order is kept.
     """
     latest: dict[tuple[str, str], tuple[str, object, str]] = {}
     for summary in store.list(bucket, SALES_PREFIX):
@@ -108,5 +124,16 @@ def load_curated_sales(store: ObjectStore, bucket: str) -> CuratedSales:
         frames.append(frame.assign(**{SALE_MONTH_COLUMN: match["month"]}))
 
     sales = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    sales = drop_repeated_sales(sales)
     logger.info("loaded %d curated sales from %d objects in %s", len(sales), len(keys), bucket)
     return CuratedSales(sales, tuple(keys))
+
+
+def drop_repeated_sales(sales: pd.DataFrame) -> pd.DataFrame:
+    """Keep the first of the sales that are equal in every column, with a fresh index."""
+    if sales.empty:
+        return sales
+    repeated = sales.duplicated(keep="first")
+    if repeated.any():
+        logger.info("dropped %d curated sales that repeat an earlier sale", int(repeated.sum()))
+    return sales[~repeated].reset_index(drop=True)

@@ -9,7 +9,7 @@ a later step reads what the earlier ones decided.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +60,15 @@ class ExecutionRef(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     arn: str
+
+
+class ClaimRelease(BaseModel):
+    """The train function's input on the state machine's Train Catch path."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    release_claim: Literal[True]
+    execution: ExecutionRef
 
 
 class PipelineState(BaseModel):

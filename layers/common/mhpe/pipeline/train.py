@@ -16,11 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from mhpe.data import dataset_version, snapshot_bytes
 from mhpe.pipeline.curated import CuratedSales, load_curated_sales
-from mhpe.pipeline.ledger import LEDGER_KEY, claim_training, claimed_rows, release_claim
+from mhpe.pipeline.ledger import (
+    LEDGER_KEY,
+    claim_training,
+    claimed_rows,
+    complete_training,
+    release_claim,
+)
 from mhpe.pipeline.settings import PipelineResources, PipelineSettings, model_config_path
-from mhpe.pipeline.state import PipelineState
+from mhpe.pipeline.state import ClaimRelease, PipelineState
 from mhpe.registry import CHALLENGER_ALIAS, ModelRegistry
-from mhpe.storage import ObjectLocation, ObjectStore
+from mhpe.storage import ObjectChangedError, ObjectLocation, ObjectStore
 
 if TYPE_CHECKING:
     from mhpe.training import ModelConfig, TrainingResult
@@ -64,7 +70,8 @@ def run_train_step(
     if curated.sales.empty:
         return _skipped("the curated bucket holds no sales yet", curated_rows=0)
 
-    pending = len(curated.sales) - claimed_rows(store, resources.models_bucket)
+    covered = claimed_rows(store, resources.models_bucket, execution_arn=state.execution_arn)
+    pending = len(curated.sales) - covered
     if not state.force and pending < settings.min_new_rows:
         return _skipped(
             f"{pending} new curated rows since the last training, below min_new_rows "
@@ -99,7 +106,7 @@ def run_train_step(
         return _skipped(decision.reason, decision=decision.to_dict())
 
     try:
-        return _train_and_register(
+        result = _train_and_register(
             state,
             settings,
             resources,
@@ -112,12 +119,38 @@ def run_train_step(
         )
     except Exception as error:
         logger.warning(
-            "training on %d curated rows failed (%s); releasing its claim",
+            "training of execution %s on %d curated rows failed (%s); releasing its claim",
+            state.execution_arn,
             decision.curated_rows,
             error,
         )
-        release_claim(store, resources.models_bucket, decision)
+        release_claim(store, resources.models_bucket, state.execution_arn)
         raise
+
+    try:
+        complete_training(
+            store,
+            resources.models_bucket,
+            execution_arn=state.execution_arn,
+            curated_rows=decision.curated_rows,
+        )
+    except ObjectChangedError as error:
+        # The challenger is registered, so the step succeeds. The claim then expires and a
+        # later trigger trains on these rows again: a second training, but no lost rows.
+        logger.error("could not record the finished training in the ledger: %s", error)
+    return result
+
+
+def run_release_step(
+    request: ClaimRelease, *, resources: PipelineResources, store: ObjectStore
+) -> dict[str, Any]:
+    """Release the training claim of a failed execution and return `{"released": ...}`.
+
+    The state machine calls this on its Train Catch path, which also covers a train function
+    that was killed or timed out before its own error handling could run.
+    """
+    released = release_claim(store, resources.models_bucket, request.execution.arn)
+    return {"released": released, "execution_arn": request.execution.arn, "ledger": LEDGER_KEY}
 
 
 def _train_and_register(
