@@ -34,7 +34,7 @@ def _running_endpoint(state_dir: Path) -> str:
     running = find_running(state_dir)
     if running is None:
         raise click.ClickException(
-            f"no local cloud is running for {state_dir}; start it with `mhpe cloud up`"
+            f"the local cloud is not running for {state_dir}; start it with `mhpe cloud up`"
         )
     return running.endpoint_url
 
@@ -154,8 +154,12 @@ def cloud_status(context: click.Context) -> None:
 def cloud_logs(context: click.Context, function: str, follow: bool, stack_name: str) -> None:
     """Print a function's logs; FUNCTION is its name or its logical id in the template."""
     state_dir: Path = context.obj["state_dir"]
-    name = _physical_function_name(state_dir, stack_name, function)
-    path = state_dir / "logs" / "functions" / f"{name}.log"
+    log_dir = state_dir / "logs" / "functions"
+    # A function created outside a stack (with awslocal, say) is found by its log file.
+    name = function
+    if not (log_dir / f"{function}.log").exists():
+        name = _physical_function_name(state_dir, stack_name, function)
+    path = log_dir / f"{name}.log"
     if not path.exists() and not follow:
         raise click.ClickException(f"no logs for function {name} yet (looked in {path})")
     position = 0
@@ -173,15 +177,33 @@ def cloud_logs(context: click.Context, function: str, follow: bool, stack_name: 
 
 
 def _physical_function_name(state_dir: Path, stack_name: str, function: str) -> str:
+    """Return the deployed name of FUNCTION, given as a logical id or as a function name.
+
+    Raises ClickException when the stack is not deployed or has no such function, listing
+    the functions it has.
+    """
     from infra.localcloud.deploy import load_stack
 
     record = load_stack(state_dir, stack_name)
     if record is None:
+        raise click.ClickException(
+            f"stack {stack_name} is not deployed in {state_dir}; deploy it with `mhpe deploy` "
+            "or choose another with --stack-name"
+        )
+    functions = {
+        logical_id: resource["PhysicalResourceId"]
+        for logical_id, resource in record.resources.items()
+        if resource.get("Type") == "AWS::Lambda::Function"
+    }
+    if function in functions:
+        return functions[function]
+    if function in functions.values():
         return function
-    resource = record.resources.get(function)
-    if resource is not None and resource.get("Type") == "AWS::Lambda::Function":
-        return resource["PhysicalResourceId"]
-    return function
+    deployed = ", ".join(f"{logical_id} ({name})" for logical_id, name in sorted(functions.items()))
+    raise click.ClickException(
+        f"function {function} does not exist in stack {stack_name}; deployed functions: "
+        f"{deployed or 'none'}"
+    )
 
 
 @cloud.command("fire")
@@ -264,6 +286,9 @@ def outputs_command(context: click.Context, stack_name: str) -> None:
 @click.option("--template", "-t", type=click.Path(dir_okay=False, path_type=Path),
               default=DEFAULT_TEMPLATE, show_default=True)  # fmt: skip
 @click.option("--stack-name", default=DEFAULT_STACK, show_default=True)
+@click.option("--endpoint-url", default=None, metavar="URL",
+              help="AWS endpoint for the function's clients [default: the running local "
+                   "cloud; without one, the command fails].")  # fmt: skip
 @click.pass_context
 def invoke_command(
     context: click.Context,
@@ -272,6 +297,7 @@ def invoke_command(
     env_vars: Path | None,
     template: Path,
     stack_name: str,
+    endpoint_url: str | None,
 ) -> None:
     """Run one function of the template once, as `sam local invoke` does, without Docker."""
     from infra.localcloud.local_invoke import LocalInvokeError, invoke_once
@@ -284,6 +310,7 @@ def invoke_command(
             env_vars_path=env_vars,
             state_dir=context.obj["state_dir"],
             stack_name=stack_name,
+            endpoint_url=endpoint_url,
         )
     except LocalInvokeError as error:
         raise click.ClickException(str(error)) from None

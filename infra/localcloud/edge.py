@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from infra.localcloud import eventbridge, gateway
+from infra.localcloud import custom_ids, eventbridge, gateway
 from infra.localcloud.cloud import LocalCloud
 from infra.localcloud.persistence import S3Snapshot
 
@@ -40,13 +40,14 @@ class EdgeApp:
         if gateway.matches(path):
             return self._gateway(environ, start_response)
         if path.startswith(CONTROL_PREFIX):
-            status, body = self._control(environ["REQUEST_METHOD"], path[len(CONTROL_PREFIX) :])
+            status, body = self._control(environ, path[len(CONTROL_PREFIX) :])
             return _json_response(start_response, status, body)
         if environ["REQUEST_METHOD"] in MUTATING_METHODS and _is_s3_request(environ):
             self._snapshot.mark_dirty()
         return self._moto_app(environ, start_response)
 
-    def _control(self, method: str, route: str) -> tuple[int, dict[str, Any]]:
+    def _control(self, environ: dict[str, Any], route: str) -> tuple[int, dict[str, Any]]:
+        method = environ["REQUEST_METHOD"]
         parts = route.strip("/").split("/")
         if method == "GET" and parts == ["health"]:
             return 200, self._status()
@@ -57,7 +58,25 @@ class EdgeApp:
             return 200, {"name": schedule.name, "targets": eventbridge.fire(self._cloud, schedule)}
         if method == "GET" and len(parts) == 2 and parts[0] == "functions":
             return 200, self._cloud.runtime.stats(parts[1])
+        if method == "POST" and parts == ["next-ids"]:
+            return _reserve_id(environ)
         return 404, {"message": f"no control route {method} {CONTROL_PREFIX}{route}"}
+
+
+def _reserve_id(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Reserve an id for the next resource of a name (an API key's name is its value)."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+    except (ValueError, json.JSONDecodeError) as error:
+        return 400, {"message": f"the request body must be a JSON object: {error}"}
+    if not isinstance(request, dict):
+        return 400, {"message": "the request body must be a JSON object"}
+    try:
+        reserved_id = custom_ids.reserve(request)
+    except ValueError as error:
+        return 400, {"message": str(error)}
+    return 200, {"id": reserved_id}
 
 
 def _is_s3_request(environ: dict[str, Any]) -> bool:
@@ -68,7 +87,8 @@ def _is_s3_request(environ: dict[str, Any]) -> bool:
 
 def _json_response(start_response: Callable[..., Any], status: int, body: dict[str, Any]):
     data = json.dumps(body).encode()
-    reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}.get(status, "")
+    reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}
+    reason = reasons.get(status, "")
     start_response(
         f"{status} {reason}",
         [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],

@@ -24,10 +24,17 @@ def invoke_once(
     env_vars_path: Path | None,
     state_dir: Path,
     stack_name: str,
+    endpoint_url: str | None = None,
 ) -> InvocationResult:
-    """Invoke FUNCTION (a logical id) of the template with the event; return the result."""
+    """Invoke FUNCTION (a logical id) of the template with the event; return the result.
+
+    The function's AWS clients go to endpoint_url when it is given, else to the local cloud
+    of state_dir. Raises LocalInvokeError when neither exists, so that a function never
+    reaches real AWS by default.
+    """
     from infra.localcloud.deploy import TemplateError, load_stack, local_functions
 
+    base_environment = _cloud_environment(state_dir, endpoint_url)
     event = _read_json(event_path, "event") if event_path else {}
     env_vars = _read_json(env_vars_path, "variables") if env_vars_path else {}
     try:
@@ -45,13 +52,6 @@ def invoke_once(
     # section those of that function; only variables the template declares are set.
     for overrides in (env_vars.get("Parameters", {}), env_vars.get(function, {})):
         environment.update({k: str(v) for k, v in overrides.items() if k in environment})
-    # The handler runs from the source tree, which `sam build` packages: leave no __pycache__.
-    base_environment = {**CLIENT_ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1"}
-    running = find_running(state_dir)
-    if running is not None:
-        base_environment["AWS_ENDPOINT_URL"] = running.endpoint_url
-        if running.mlflow_url:
-            base_environment["MLFLOW_TRACKING_URI"] = running.mlflow_url
     spec = FunctionSpec(
         function_name=function,
         function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}",
@@ -70,6 +70,25 @@ def invoke_once(
             return runtime.invoke(spec, json.dumps(event).encode())
         finally:
             runtime.shutdown()
+
+
+def _cloud_environment(state_dir: Path, endpoint_url: str | None) -> dict[str, str]:
+    """Return the variables that aim the function's AWS and MLflow clients at a cloud."""
+    # The handler runs from the source tree, which `sam build` packages: leave no __pycache__.
+    environment = {**CLIENT_ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1"}
+    if endpoint_url is not None:
+        environment["AWS_ENDPOINT_URL"] = endpoint_url
+        return environment
+    running = find_running(state_dir)
+    if running is None:
+        raise LocalInvokeError(
+            f"the local cloud is not running for {state_dir}; start it with `mhpe cloud up`, "
+            "or pass --endpoint-url URL to send the function's AWS calls elsewhere"
+        )
+    environment["AWS_ENDPOINT_URL"] = running.endpoint_url
+    if running.mlflow_url:
+        environment["MLFLOW_TRACKING_URI"] = running.mlflow_url
+    return environment
 
 
 def _read_json(path: Path, what: str) -> dict:

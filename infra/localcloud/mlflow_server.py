@@ -18,11 +18,17 @@ from pathlib import Path
 import requests
 
 from infra.localcloud.config import CLIENT_ENVIRONMENT, HOST, MLFLOW_ARTIFACT_BUCKET
+from infra.localcloud.ports import is_port_free
 
 logger = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
+LOG_TAIL_LINES = 20
+
+
+class MlflowStartError(RuntimeError):
+    """The MLflow server could not start on its port, or exited while starting."""
 
 
 class MlflowServer:
@@ -37,6 +43,12 @@ class MlflowServer:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start `mlflow server`; raise MlflowStartError if its port is already taken."""
+        if not is_port_free(self.port):
+            raise MlflowStartError(
+                f"port {self.port} (the MLflow port) is in use by another program, perhaps "
+                "another local cloud's MLflow; choose another with `mhpe cloud up --mlflow-port`"
+            )
         self._database.parent.mkdir(parents=True, exist_ok=True)
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
@@ -66,21 +78,46 @@ class MlflowServer:
         logger.info("starting MLflow on %s (pid %d)", self.url, self._process.pid)
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Wait until /health returns 200; raise with the log's path if MLflow exits or hangs."""
+        """Wait until /health returns 200 while this server's process runs.
+
+        Raises MlflowStartError with the last lines of its log if MLflow exits, and
+        RuntimeError if it does not respond within timeout_s.
+        """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError(
-                    f"MLflow exited with status {self._process.returncode}; see {self._log_path}"
-                )
+            self._raise_if_exited()
             try:
-                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    logger.info("MLflow is ready on %s", self.url)
-                    return
+                answered = requests.get(f"{self.url}/health", timeout=2).status_code == 200
             except requests.RequestException:
-                pass
+                answered = False
+            # A server that fails to bind its port exits. So the process must still run a
+            # second after the 200, or the 200 came from another program on that port.
+            # NOTE: the check is a heuristic. A program that binds the port between the
+            # free-port check in start() and MLflow's own bind may still respond first.
+            if answered:
+                time.sleep(1.0)
+                self._raise_if_exited()
+                logger.info("MLflow is ready on %s", self.url)
+                return
             time.sleep(0.5)
-        raise RuntimeError(f"MLflow did not respond on {self.url} within {timeout_s:.0f} s; see {self._log_path}")
+        raise RuntimeError(
+            f"MLflow did not respond on {self.url} within {timeout_s:.0f} s; see {self._log_path}"
+        )
+
+    def _raise_if_exited(self) -> None:
+        if self._process is None or self._process.poll() is None:
+            return
+        raise MlflowStartError(
+            f"MLflow exited with status {self._process.returncode} while starting on port "
+            f"{self.port}; last lines of {self._log_path}:\n{self._log_tail()}"
+        )
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self._log_path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return f"(no log at {self._log_path})"
+        return "\n".join(lines[-LOG_TAIL_LINES:])
 
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:

@@ -7,6 +7,7 @@ Started in the background by `mhpe cloud up`; run in the foreground with
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -32,6 +33,10 @@ from infra.localcloud.config import (
 logger = logging.getLogger("infra.localcloud.server")
 
 
+class StartError(Exception):
+    """A part of the local cloud could not start; the message names the part and the fix."""
+
+
 def configure_moto(port: int) -> None:
     """Set moto's options before any of its backends is used."""
     # Step Functions' Lambda tasks call the Lambda API at http://localhost:$MOTO_PORT.
@@ -53,7 +58,7 @@ class LocalCloudServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
-        from infra.localcloud import moto_hooks
+        from infra.localcloud import custom_ids, moto_hooks
         from infra.localcloud.cloud import LocalCloud
         from infra.localcloud.edge import EdgeApp
         from infra.localcloud.eventbridge import ScheduleRunner
@@ -65,6 +70,7 @@ class LocalCloudServer:
         settings.log_dir.mkdir(parents=True, exist_ok=True)
         self.cloud = LocalCloud(settings)
         moto_hooks.install(self.cloud)
+        custom_ids.install()
         self.snapshot = S3Snapshot(settings.state_dir / "s3.pickle")
         self.schedules = ScheduleRunner(self.cloud)
         self.mlflow = (
@@ -100,16 +106,23 @@ class LocalCloudServer:
         }
 
     def serve(self) -> None:
-        """Start everything, serve until SIGTERM or SIGINT, then stop cleanly."""
+        """Start everything, serve until SIGTERM or SIGINT, then stop cleanly.
+
+        Raises StartError, after stopping what had started, when MLflow cannot start.
+        """
         restored = self.snapshot.restore()
         self._ensure_bucket(MLFLOW_ARTIFACT_BUCKET)
         http_thread = threading.Thread(target=self.http.serve_forever, name="http", daemon=True)
         http_thread.start()
         logger.info("AWS APIs on %s (%d buckets restored)", self.settings.endpoint_url, restored)
         try:
-            if self.mlflow is not None:
-                self.mlflow.start()
-                self.mlflow.wait_ready()
+            self._start_mlflow()
+        except StartError:
+            self.http.shutdown()
+            self.cloud.shutdown()
+            http_thread.join(timeout=10)
+            raise
+        try:
             self.snapshot.start()
             self.schedules.start()
             self._write_settings()
@@ -119,6 +132,18 @@ class LocalCloudServer:
         finally:
             self.stop()
             http_thread.join(timeout=10)
+
+    def _start_mlflow(self) -> None:
+        from infra.localcloud.mlflow_server import MlflowStartError
+
+        if self.mlflow is None:
+            return
+        try:
+            self.mlflow.start()
+            self.mlflow.wait_ready()
+        except (MlflowStartError, RuntimeError) as error:
+            self.mlflow.stop()
+            raise StartError(str(error)) from error
 
     def stop(self) -> None:
         logger.info("stopping the local cloud")
@@ -189,7 +214,22 @@ def main(argv: list[str] | None = None) -> None:
         handlers=[logging.StreamHandler(sys.stderr)],
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    LocalCloudServer(settings).serve()
+    try:
+        server = LocalCloudServer(settings)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        logger.error(
+            "port %d (the AWS API port) is in use by another program; choose another with "
+            "`mhpe cloud up --port PORT`",
+            settings.port,
+        )
+        sys.exit(1)
+    try:
+        server.serve()
+    except StartError as error:
+        logger.error("the local cloud did not start: %s", error)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

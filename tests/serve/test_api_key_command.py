@@ -37,6 +37,12 @@ def _write_stack(state_dir: Path, outputs: dict[str, str], endpoint_url: str) ->
     (stacks / "mhpe.json").write_text(json.dumps(record))
 
 
+def _write_running_cloud(state_dir: Path, endpoint_url: str) -> None:
+    """Record a running cloud; this test process's pid stands in for the server's."""
+    record = {"pid": os.getpid(), "endpoint_url": endpoint_url}
+    (state_dir / "localcloud.json").write_text(json.dumps(record))
+
+
 @pytest.fixture(autouse=True)
 def _no_endpoint_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -46,6 +52,7 @@ def test_api_key_prints_only_the_value(
     tmp_path: Path, moto_endpoint: str, key: dict[str, str]
 ) -> None:
     _write_stack(tmp_path, {"ApiKeyId": key["id"]}, moto_endpoint)
+    _write_running_cloud(tmp_path, moto_endpoint)
 
     result = CliRunner().invoke(api_key, ["--state-dir", str(tmp_path)])
 
@@ -57,7 +64,7 @@ def test_api_key_prefers_running_cloud_endpoint(
     tmp_path: Path, moto_endpoint: str, key: dict[str, str]
 ) -> None:
     _write_stack(tmp_path, {"ApiKeyId": key["id"]}, "http://127.0.0.1:9")
-    (tmp_path / "localcloud.json").write_text(json.dumps({"endpoint_url": moto_endpoint}))
+    _write_running_cloud(tmp_path, moto_endpoint)
 
     result = CliRunner().invoke(api_key, ["--state-dir", str(tmp_path)])
 
@@ -84,6 +91,7 @@ def test_api_key_names_missing_output(tmp_path: Path, moto_endpoint: str) -> Non
 
 def test_api_key_names_unknown_key(tmp_path: Path, moto_endpoint: str) -> None:
     _write_stack(tmp_path, {"ApiKeyId": "nosuchkey1"}, moto_endpoint)
+    _write_running_cloud(tmp_path, moto_endpoint)
 
     result = CliRunner().invoke(api_key, ["--state-dir", str(tmp_path)])
 
@@ -104,6 +112,7 @@ def test_mhpe_command_line_registers_api_key(
     tmp_path: Path, moto_endpoint: str, key: dict[str, str]
 ) -> None:
     _write_stack(tmp_path, {"ApiKeyId": key["id"]}, moto_endpoint)
+    _write_running_cloud(tmp_path, moto_endpoint)
     environment = {**os.environ, **AWS_TEST_ENVIRONMENT}
     environment.pop("AWS_ENDPOINT_URL", None)
 

@@ -197,6 +197,7 @@ class _DeploymentRun:
             clients=self.clients,
             zips=self.zips,
             deletion_policy=str(resource.get("DeletionPolicy", "Delete")),
+            state_dir=self.state_dir,
         )
 
     def _deploy_resource(self, logical_id: str) -> None:
@@ -262,7 +263,10 @@ class _DeploymentRun:
         digest: str,
         previous: dict[str, Any] | None,
     ) -> tuple[Provisioned, str]:
-        if previous is None or not handler.exists(context, previous):
+        if previous is None:
+            return handler.create(context, properties), CREATED
+        if not handler.exists(context, previous):
+            context.previous_physical_id = previous["PhysicalResourceId"]
             return handler.create(context, properties), CREATED
         if previous.get("PropertiesHash") == digest:
             unchanged = Provisioned(previous["PhysicalResourceId"], previous.get("Attributes", {}))

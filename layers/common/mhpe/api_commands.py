@@ -2,8 +2,9 @@
 
 The `mhpe` command line adds this command through the `mhpe.commands` entry point. It reads
 the key's id from the ApiKeyId output that `mhpe deploy` recorded in
-STATE_DIR/stacks/STACK.json, reads the value from API Gateway, and prints only the value, so
-that `KEY=$(mhpe api-key)` works. The value is never logged.
+STATE_DIR/stacks/STACK.json, reads the value from the running local cloud's API Gateway (or
+from $AWS_ENDPOINT_URL when it is set), and prints only the value, so that
+`KEY=$(mhpe api-key)` works. The value is never logged.
 """
 
 from __future__ import annotations
@@ -49,12 +50,37 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         raise click.ClickException(f"{path} is not valid JSON ({error}); redeploy the stack")
 
 
-def _endpoint_url(state_dir: Path, stack: dict[str, Any]) -> str | None:
-    """Return AWS_ENDPOINT_URL, else the running local cloud's, else the one deployed to."""
+def running_cloud_endpoint(state_dir: Path) -> str:
+    """Return the endpoint of the local cloud running for state_dir.
+
+    Raises ClickException when no cloud runs there, so that no client is ever built without
+    the local endpoint and sent to real AWS.
+    """
+    running = _read_json(state_dir / RUNNING_CLOUD_FILE) or {}
+    pid = running.get("pid")
+    endpoint_url = running.get("endpoint_url")
+    if not isinstance(pid, int) or not endpoint_url or not _process_exists(pid):
+        raise click.ClickException(
+            f"the local cloud is not running for {state_dir}; start it with `mhpe cloud up`"
+        )
+    return str(endpoint_url)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _endpoint_url(state_dir: Path) -> str:
+    """Return AWS_ENDPOINT_URL when the user set it, else the running local cloud's endpoint."""
     if os.environ.get("AWS_ENDPOINT_URL"):
         return os.environ["AWS_ENDPOINT_URL"]
-    running = _read_json(state_dir / RUNNING_CLOUD_FILE) or {}
-    return running.get("endpoint_url") or stack.get("endpoint_url")
+    return running_cloud_endpoint(state_dir)
 
 
 def read_api_key(state_dir: Path, stack_name: str) -> str:
@@ -73,7 +99,7 @@ def read_api_key(state_dir: Path, stack_name: str) -> str:
             "template whose Api has Auth.ApiKeyRequired and a usage plan"
         )
 
-    endpoint_url = _endpoint_url(state_dir, stack)
+    endpoint_url = _endpoint_url(state_dir)
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     credentials = {} if os.environ.get("AWS_ACCESS_KEY_ID") else LOCAL_CREDENTIALS
     client = boto3.client(
@@ -106,5 +132,8 @@ def read_api_key(state_dir: Path, stack_name: str) -> str:
                    "$MHPE_STATE_DIR or .localcloud].")  # fmt: skip
 @click.pass_context
 def api_key(context: click.Context, stack_name: str, state_dir: Path | None) -> None:
-    """Print the value of the stack's API key (its ApiKeyId output), and nothing else."""
+    """Print the value of the stack's API key (its ApiKeyId output), and nothing else.
+
+    The key is read from the running local cloud, or from $AWS_ENDPOINT_URL when it is set.
+    """
     click.echo(read_api_key(_state_dir(context, state_dir), stack_name))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from mhpe.api_commands import running_cloud_endpoint
 from mhpe.markets.catalog import MARKETS, load_market
 from mhpe.markets.traffic import (
     ApiTarget,
@@ -41,6 +42,9 @@ def _target(
     context: click.Context, url: str | None, api_key: str | None, rate: float | None, stack: str
 ) -> ApiTarget:
     if url is None:
+        # Raises unless the local cloud runs, so that the API Gateway client below is never
+        # built without the local endpoint.
+        running_cloud_endpoint(_state_dir(context))
         try:
             found = local_api_target(_state_dir(context), stack)
         except (FileNotFoundError, ValueError, KeyError) as error:

@@ -16,6 +16,7 @@ from infra.localcloud.deploy.handlers.base import (
     tags_as_dict,
 )
 from infra.localcloud.deploy.handlers.openapi import apply_body
+from infra.localcloud.deploy.handlers.stable_ids import reserve_previous_id
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class RestApiHandler(ResourceHandler):
             }
         if properties.get("Tags"):
             arguments["tags"] = tags_as_dict(properties["Tags"])
+        reserve_previous_id(context, "rest_api", arguments["name"])
         api_id = client.create_rest_api(**arguments)["id"]
         if body:
             apply_body(client, api_id, body, context.logical_id)

@@ -2,6 +2,8 @@
 
 Key values are generated here when the template gives none, and are never logged or
 written to the stack record: read one with `get_api_key(apiKey=ID, includeValue=True)`.
+A generated value is kept in STATE_DIR/secrets/api-keys.json (mode 0600), so that the key
+keeps its id and value when a redeployment recreates it after a restart of the local cloud.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from infra.localcloud.deploy.handlers.base import (
     error_code,
     tags_as_dict,
 )
+from infra.localcloud.deploy.handlers.stable_ids import ApiKeyValues, reserve_previous_id
 
 MISSING_CODES = ("NotFoundException",)
 API_KEY_LENGTH = 40
@@ -51,10 +54,11 @@ class ApiKeyHandler(ResourceHandler):
         return True
 
     def create(self, context: ResourceContext, properties: dict[str, Any]) -> Provisioned:
+        value = properties.get("Value") or _generated_value(context)
         arguments: dict[str, Any] = {
             "name": properties.get("Name") or context.physical_name(),
             "enabled": _boolean(properties.get("Enabled", False)),
-            "value": properties.get("Value") or generate_api_key(),
+            "value": value,
             "stageKeys": _stage_keys(properties),
         }
         if "Description" in properties:
@@ -65,7 +69,10 @@ class ApiKeyHandler(ResourceHandler):
             arguments["generateDistinctId"] = _boolean(properties["GenerateDistinctId"])
         if properties.get("Tags"):
             arguments["tags"] = tags_as_dict(properties["Tags"])
+        reserve_previous_id(context, "api_key", value)
         key_id = context.client("apigateway").create_api_key(**arguments)["id"]
+        if not properties.get("Value") and context.state_dir is not None:
+            ApiKeyValues(context.state_dir).put(context.stack_name, context.logical_id, key_id, value)
         return Provisioned(physical_id=key_id, attributes={"APIKeyId": key_id})
 
     def update(
@@ -102,11 +109,25 @@ class ApiKeyHandler(ResourceHandler):
         return Provisioned(physical_id=key_id, attributes={"APIKeyId": key_id})
 
     def delete(self, context: ResourceContext, record: dict[str, Any]) -> None:
+        key_id = record["PhysicalResourceId"]
         try:
-            context.client("apigateway").delete_api_key(apiKey=record["PhysicalResourceId"])
+            context.client("apigateway").delete_api_key(apiKey=key_id)
         except ClientError as error:
             if error_code(error) not in MISSING_CODES:
                 raise
+        if context.state_dir is not None:
+            ApiKeyValues(context.state_dir).remove(context.stack_name, context.logical_id, key_id)
+
+
+def _generated_value(context: ResourceContext) -> str:
+    """Return the value the key had before a restart, if it was stored, else a new one."""
+    if context.previous_physical_id is not None and context.state_dir is not None:
+        stored = ApiKeyValues(context.state_dir).get(
+            context.stack_name, context.logical_id, context.previous_physical_id
+        )
+        if stored is not None:
+            return stored
+    return generate_api_key()
 
 
 def generate_api_key() -> str:

@@ -88,6 +88,10 @@ class ResourceContext:
     clients: AwsClients
     zips: ZipCache
     deletion_policy: str = "Delete"
+    state_dir: Path | None = None
+    # The id of the resource that an earlier deployment recorded and the cloud no longer
+    # has (after a restart of the local cloud); None for a resource never deployed.
+    previous_physical_id: str | None = None
 
     def client(self, service: str) -> Any:
         return self.clients.get(service)
