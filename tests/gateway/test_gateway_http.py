@@ -240,6 +240,27 @@ def test_lambda_throttle_returns_500(gateway_api: GatewayApi) -> None:
     assert response.json() == INTERNAL_ERROR
 
 
+def test_body_over_payload_quota_returns_413(gateway_api: GatewayApi) -> None:
+    body = b"x" * (10 * 1024 * 1024 + 1)
+
+    response = gateway_api.call("POST", "/items", body=body)
+
+    assert response.status == 413
+    assert response.body == b"HTTP content length exceeded 10485760 bytes."
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert response.headers["x-amzn-RequestId"]
+
+
+def test_event_over_lambda_payload_limit_returns_413(gateway_api: GatewayApi) -> None:
+    body = b"x" * (7 * 1024 * 1024)
+
+    response = gateway_api.call(
+        "POST", "/items", headers=[("Content-Type", "text/plain")], body=body
+    )
+
+    assert_gateway_error(response, 413, "Request Too Long", "BadRequestException")
+
+
 def test_integration_timeout_returns_504(gateway_api: GatewayApi) -> None:
     response = gateway_api.call("GET", "/slow")
 

@@ -9,7 +9,11 @@ import json
 import pytest
 
 from infra.localcloud.gateway.deployments import DeploymentSnapshot, StageView
-from infra.localcloud.gateway.errors import GatewayConfigurationError, TooManyRequestsError
+from infra.localcloud.gateway.errors import (
+    GatewayConfigurationError,
+    RequestTooLongError,
+    TooManyRequestsError,
+)
 from infra.localcloud.gateway.integration import LambdaProxyIntegration
 from infra.localcloud.gateway.invoke_url import matches, parse_invoke_target
 from infra.localcloud.gateway.media_types import first_accept_type, is_binary
@@ -20,6 +24,7 @@ from infra.localcloud.gateway.proxy_response import (
     parse_proxy_response,
 )
 from infra.localcloud.gateway.request import (
+    MAX_BODY_BYTES,
     RAW_HEADERS_KEY,
     GatewayRequest,
     parse_query_string,
@@ -122,6 +127,49 @@ def test_error_response_names_error_type() -> None:
     assert json.loads(response.body) == {"message": "Too Many Requests"}
     assert ("x-amzn-ErrorType", "TooManyRequestsException") in response.headers
     assert b"k1" not in response.body
+
+
+def test_error_response_sends_plain_text_when_aws_does() -> None:
+    response = error_response(RequestTooLongError("body of 11 MB"))
+
+    assert response.status == 413
+    assert response.body == b"HTTP content length exceeded 10485760 bytes."
+    assert ("Content-Type", "text/plain; charset=utf-8") in response.headers
+    assert not any(name == "x-amzn-ErrorType" for name, _ in response.headers)
+
+
+@pytest.mark.parametrize("terminated", [False, True])
+def test_body_at_payload_quota_is_read_whole(terminated: bool) -> None:
+    body = b"x" * MAX_BODY_BYTES
+    environ = _post_environ(body, terminated)
+    target = parse_invoke_target(environ)
+    assert target is not None
+
+    request = read_request(environ, target)
+
+    assert request.body == body
+
+
+@pytest.mark.parametrize("terminated", [False, True])
+def test_body_over_payload_quota_is_drained_and_rejected(terminated: bool) -> None:
+    body = b"x" * (MAX_BODY_BYTES + 1)
+    environ = _post_environ(body, terminated)
+    target = parse_invoke_target(environ)
+    assert target is not None
+
+    with pytest.raises(RequestTooLongError, match=f"{MAX_BODY_BYTES + 1} bytes"):
+        read_request(environ, target)
+    assert environ["wsgi.input"].read() == b""
+
+
+def _post_environ(body: bytes, terminated: bool) -> dict:
+    """Return a POST environ with a Content-Length, or a terminated stream as for chunked."""
+    extra: dict[str, object] = {"REQUEST_METHOD": "POST", "wsgi.input": io.BytesIO(body)}
+    if terminated:
+        extra["wsgi.input_terminated"] = True
+    else:
+        extra["CONTENT_LENGTH"] = str(len(body))
+    return environ_for("/restapis/a1/dev/_user_request_/items", **extra)
 
 
 def test_query_string_split_into_last_and_all_values() -> None:

@@ -184,7 +184,12 @@ def test_validation_rejects_malformed_json(harness: ServeHarness) -> None:
     (error,) = response.json()["errors"]
 
     assert response.status == 422
-    assert error["rule"].startswith("must be valid JSON")
+    assert error["field"] == "body"
+    assert "value" not in error
+    assert error["rule"] == "must be valid JSON"
+    assert error["message"] == (
+        "the request body is not valid JSON: Expecting value at character 16"
+    )
 
 
 def test_unknown_neighbourhood_still_priced(harness: ServeHarness) -> None:
@@ -205,15 +210,27 @@ def test_nullable_fields_may_be_left_out(harness: ServeHarness) -> None:
     assert response.json()["price_usd"] > 0
 
 
-def test_fields_outside_the_schema_are_ignored(
-    harness: ServeHarness, published: PublishedModel
-) -> None:
-    row = {**REFERENCE_HOUSE, "Street": "Pave", "Sale_Price": 1, "Pool_QC": "No_Pool"}
+def test_unused_ames_columns_are_ignored(harness: ServeHarness, published: PublishedModel) -> None:
+    row = {**REFERENCE_HOUSE, "Street": "Pave", "Pool_QC": "No_Pool", "BsmtFin_SF_1": 3}
 
     response = harness.call("POST", "/predict", row)
 
     assert response.status == 200
     assert response.json()["price_usd"] == published.prices([REFERENCE_HOUSE])[0]
+
+
+def test_fields_outside_the_schema_are_rejected(harness: ServeHarness) -> None:
+    row = {**REFERENCE_HOUSE, "Street": "Pave", "Sale_Price": 1, "Gr_Liv_Area_sqft": 2000}
+
+    response = harness.call("POST", "/predict", row)
+    errors = _errors_by_field(response.json())
+
+    assert response.status == 422
+    assert set(errors) == {"Sale_Price", "Gr_Liv_Area_sqft"}
+    assert errors["Sale_Price"]["value"] == 1
+    assert errors["Sale_Price"]["message"].startswith(
+        "Sale_Price = 1 is invalid: it is not a field of the house"
+    )
 
 
 def test_model_route_describes_champion(harness: ServeHarness, published: PublishedModel) -> None:

@@ -204,3 +204,25 @@ def test_build_records_rejects_mismatched_lengths() -> None:
 
     with pytest.raises(ValueError, match="2 houses, 1 prices"):
         build_records(request, "house-price", "1", [REFERENCE_HOUSE] * 2, [1.0])
+
+
+@pytest.mark.parametrize("price", [float("nan"), float("inf")])
+def test_build_records_rejects_non_finite_price(price: float) -> None:
+    request = RequestInfo(request_id="req", route="/predict")
+
+    with pytest.raises(ValueError, match="audit record 0 is invalid"):
+        build_records(request, "house-price", "1", [REFERENCE_HOUSE], [price])
+
+
+def test_audit_write_rejects_nan_before_writing(tmp_path: Path) -> None:
+    path = tmp_path / "predictions-1.jsonl"
+    trail = AuditTrail(None, path, None, file_max_bytes=10_000, file_backups=1)
+    request = RequestInfo(request_id="req", route="/predict")
+    (record,) = build_records(request, "house-price", "1", [REFERENCE_HOUSE], [1.0])
+    record["input"] = {**record["input"], "Lot_Frontage": float("nan")}
+
+    with pytest.raises(ValueError, match="Out of range float values"):
+        trail.write([record])
+    trail.close()
+
+    assert path.read_text() == ""

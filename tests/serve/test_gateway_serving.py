@@ -10,6 +10,7 @@ parameters reach the usage plan.
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -126,6 +127,30 @@ def test_invalid_house_gets_422_through_gateway(api: PricingApi, champion: Publi
 
     assert response.status_code == 422
     assert (error["field"], error["value"], error["rule"]) == ("Gr_Liv_Area", -1, "must be > 0")
+
+
+def test_oversized_batch_gets_short_422_through_gateway(
+    api: PricingApi, champion: PublishedModel
+) -> None:
+    # 2,000 houses make a request of about 2.4 MB. Echoed in full, its 422 would be about
+    # 9 MB, over Lambda's 6 MB response limit, and the client would get a 502.
+    houses = (sample_houses() * math.ceil(2_000 / len(sample_houses())))[:2_000]
+
+    response = api.call("POST", "/predict/batch", {"houses": houses})
+    (error,) = response.json()["errors"]
+
+    assert response.status_code == 422
+    assert len(response.content) < 4_000
+    assert (error["field"], error["value"]) == ("houses", "list of 2000 houses")
+
+
+def test_request_over_lambda_limit_gets_413(api: PricingApi, champion: PublishedModel) -> None:
+    houses = [{**REFERENCE_HOUSE, "Neighborhood": "x" * 100_000} for _ in range(70)]
+
+    response = api.call("POST", "/predict/batch", {"houses": houses})
+
+    assert response.status_code == 413
+    assert response.json() == {"message": "Request Too Long"}
 
 
 def test_model_and_health_through_gateway(api: PricingApi, champion: PublishedModel) -> None:

@@ -15,6 +15,8 @@ class GatewayError(Exception):
     message = "Internal server error"
     # None where the value that AWS sends is not known.
     error_type: str | None = "InternalServerErrorException"
+    # True where AWS sends the message as plain text instead of {"message": ...}.
+    plain_text = False
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -51,6 +53,31 @@ class LimitExceededError(GatewayError):
     status = 429
     message = "Limit Exceeded"
     error_type = "LimitExceededException"
+
+
+class RequestTooLongError(GatewayError):
+    """A request body over API Gateway's 10 MB payload quota, rejected before any integration.
+
+    AWS returned this plain-text message, without an error type, for a body over the quota,
+    as recorded in 2021 from an edge-optimized REST API.
+    """
+
+    status = 413
+    message = "HTTP content length exceeded 10485760 bytes."
+    error_type = None
+    plain_text = True
+
+
+class IntegrationPayloadTooLargeError(GatewayError):
+    """A proxy event over Lambda's 6 MB invocation payload limit (Lambda's 413).
+
+    API Gateway passes Lambda's 413 on with this message and error type, as recorded from a
+    REST API with a Lambda proxy integration in 2021.
+    """
+
+    status = 413
+    message = "Request Too Long"
+    error_type = "BadRequestException"
 
 
 class IntegrationRejectedError(GatewayError):

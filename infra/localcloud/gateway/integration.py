@@ -1,8 +1,9 @@
 """The Lambda proxy integration (AWS_PROXY): run the function on the local cloud's runtime.
 
-Errors follow API Gateway: when Lambda rejects the invocation (unknown function, reserved
-concurrency exhausted) the client gets 500; when the function raises, times out or returns
-a malformed result it gets 502; when the integration outlasts its timeoutInMillis, 504.
+Errors follow API Gateway. When Lambda rejects the invocation (unknown function, reserved
+concurrency exhausted), the client gets 500, or 413 when the event is over Lambda's 6 MB
+payload limit. When the function raises, times out or returns a malformed result, the
+client gets 502, and when the integration outlasts its timeoutInMillis, 504.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from moto.awslambda.exceptions import LambdaClientError
 from infra.localcloud.gateway.errors import (
     BadGatewayError,
     GatewayConfigurationError,
+    IntegrationPayloadTooLargeError,
     IntegrationRejectedError,
     IntegrationTimeoutError,
 )
@@ -62,7 +64,11 @@ class LambdaProxyIntegration:
             result = self._cloud.runtime.invoke(spec, json.dumps(event).encode())
         except TooManyRequestsError as error:
             raise IntegrationRejectedError(f"Lambda throttled the invocation: {error}") from None
-        except (InvalidRequestContentError, RequestTooLargeError, RuntimeShutdownError) as error:
+        except RequestTooLargeError as error:
+            raise IntegrationPayloadTooLargeError(
+                f"Lambda rejected the invocation of {spec.function_name}: {error}"
+            ) from None
+        except (InvalidRequestContentError, RuntimeShutdownError) as error:
             raise IntegrationRejectedError(
                 f"Lambda rejected the invocation of {spec.function_name}: {error}"
             ) from None

@@ -29,6 +29,9 @@ SERVER_HEADERS = frozenset(
     }
 )
 DEFAULT_CONTENT_TYPE = "application/json"
+# NOTE: AWS sent "text; charset=utf-8" with its plain-text 413, which is not a valid media
+# type, so the gateway sends text/plain instead.
+PLAIN_TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,12 @@ def parse_proxy_response(payload: bytes, binary_response: bool) -> HttpResponse:
 
 def error_response(error: GatewayError) -> HttpResponse:
     """Return the response API Gateway sends for one of its own errors."""
-    body = json.dumps({"message": error.message}).encode()
-    headers = [("Content-Type", DEFAULT_CONTENT_TYPE)]
+    if error.plain_text:
+        body = error.message.encode()
+        headers = [("Content-Type", PLAIN_TEXT_CONTENT_TYPE)]
+    else:
+        body = json.dumps({"message": error.message}).encode()
+        headers = [("Content-Type", DEFAULT_CONTENT_TYPE)]
     if error.error_type is not None:
         headers.append(("x-amzn-ErrorType", error.error_type))
     return HttpResponse(error.status, headers, body)

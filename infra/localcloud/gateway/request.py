@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from infra.localcloud.gateway.errors import RequestTooLongError
 from infra.localcloud.gateway.invoke_url import InvokeTarget
 
 # Set by GatewayRequestHandler: the request's headers as received, names in their original
@@ -13,6 +14,9 @@ from infra.localcloud.gateway.invoke_url import InvokeTarget
 RAW_HEADERS_KEY = "mhpe.raw_headers"
 # WSGI moves these two headers out of the HTTP_ namespace.
 UNPREFIXED_HEADERS = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+# API Gateway's quota on a REST API request payload, 10 MB, which AWS does not raise.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+READ_CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,11 @@ class GatewayRequest:
 
 
 def read_request(environ: dict[str, Any], target: InvokeTarget) -> GatewayRequest:
-    """Read the method, headers and body of a WSGI request to `target`."""
+    """Read the method, headers and body of a WSGI request to `target`.
+
+    Raises RequestTooLongError for a body over MAX_BODY_BYTES, after reading it to its end
+    without keeping it, so that the connection stays usable for the 413.
+    """
     return GatewayRequest(
         method=environ["REQUEST_METHOD"].upper(),
         path=target.path,
@@ -88,9 +96,32 @@ def _body(environ: dict[str, Any]) -> bytes:
     if stream is None:
         return b""
     if environ.get("wsgi.input_terminated"):
-        return stream.read()
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return b""
-    return stream.read(length) if length > 0 else b""
+        remaining = None
+    else:
+        try:
+            remaining = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return b""
+        if remaining <= 0:
+            return b""
+
+    chunks: list[bytes] = []
+    size = 0
+    while remaining is None or remaining > 0:
+        chunk_size = READ_CHUNK_BYTES if remaining is None else min(READ_CHUNK_BYTES, remaining)
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            break
+        size += len(chunk)
+        if remaining is not None:
+            remaining -= len(chunk)
+        if size <= MAX_BODY_BYTES:
+            chunks.append(chunk)
+        elif chunks:
+            chunks.clear()
+    if size > MAX_BODY_BYTES:
+        raise RequestTooLongError(
+            f"request body of {size} bytes is larger than API Gateway's payload quota of "
+            f"{MAX_BODY_BYTES} bytes"
+        )
+    return b"".join(chunks)

@@ -31,7 +31,7 @@ from mhpe.serving.api_models import (
     ValidationErrorResponse,
 )
 from mhpe.serving.audit import RequestInfo
-from mhpe.serving.exceptions import ModelNotReadyError
+from mhpe.serving.exceptions import ModelNotReadyError, PriceOutOfRangeError
 from mhpe.serving.manifest import describe
 from mhpe.serving.service import PricingService
 from mhpe.serving.telemetry import RequestMetricsMiddleware, ServeMetrics
@@ -44,14 +44,19 @@ API_VERSION = "1.0.0"
 API_KEY_HEADER = "x-api-key"
 MODEL_VERSION_HEADER = "X-Model-Version"
 NO_MODEL_MESSAGE = "no model promoted yet"
+BATCH_PATH = "/predict/batch"
 DESCRIPTION = (
     "Prices houses of Ames, Iowa, with the champion model of the M-HPE pipeline. Every "
     f"request needs an API key in the `{API_KEY_HEADER}` header; the usage plan limits its "
     f"rate and quota. A batch holds at most {MAX_BATCH_SIZE} houses. Areas are in square "
-    "feet, prices in US dollars."
+    "feet, prices in US dollars. The request, body and headers together, must stay under "
+    "Lambda's payload limit of 6 MB; API Gateway answers 413 beyond it."
 )
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    422: {"model": ValidationErrorResponse, "description": "A field is invalid."},
+    422: {
+        "model": ValidationErrorResponse,
+        "description": "A field is invalid, or the model cannot price a house.",
+    },
     503: {"model": ErrorResponse, "description": "No model is promoted yet."},
 }
 
@@ -142,6 +147,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         logger.info("rejected %s %s: %s", request.method, request.url.path, body["message"])
         return JSONResponse(body, status_code=422)
 
+    @app.exception_handler(PriceOutOfRangeError)
+    async def unpriced(request: Request, error: PriceOutOfRangeError) -> JSONResponse:
+        info = request_info(request)
+        logger.warning("request %s not priced: %s", info.request_id, error)
+        body = unpriced_error_body(error, batch=request.url.path.endswith(BATCH_PATH))
+        return JSONResponse({**body, "request_id": info.request_id}, status_code=422)
+
     @app.exception_handler(ModelNotReadyError)
     async def no_model(request: Request, error: ModelNotReadyError) -> JSONResponse:
         info = request_info(request)
@@ -155,6 +167,31 @@ def _add_error_handlers(app: FastAPI) -> None:
         logger.exception("request %s failed: %s", info.request_id, error)
         body = {"message": "internal error", "request_id": info.request_id}
         return JSONResponse(body, status_code=500)
+
+
+def unpriced_error_body(error: PriceOutOfRangeError, *, batch: bool) -> dict[str, Any]:
+    """Build the 422 body that names each house the model could not price."""
+    rule = f"must get a finite price above 0 and at most ${error.max_price_usd:,.0f}"
+    errors = []
+    for item, price in error.items.items():
+        field = f"houses[{item}]" if batch else "body"
+        house = f"house {field}" if batch else "the house"
+        errors.append(
+            {
+                "field": field,
+                "value": str(price),
+                "rule": rule,
+                "message": (
+                    f"{house} got the price {price!r} from model version "
+                    f"{error.model_version}, but it {rule}: its values lie too far outside "
+                    "the sales the model was trained on"
+                ),
+            }
+        )
+    summary = errors[0]["message"]
+    if len(errors) > 1:
+        summary += f" (and {len(errors) - 1} more; see errors)"
+    return {"message": f"invalid request: {summary}", "errors": errors}
 
 
 def _openapi_with_api_key(app: FastAPI) -> dict[str, Any]:

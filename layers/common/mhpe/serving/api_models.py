@@ -1,10 +1,16 @@
 """Request and response bodies of the pricing API, as pydantic models.
 
-A request house is `mhpe.schema.House` with two changes. A field that House allows to be
-null may also be left out, because the model imputes it. NaN and infinite numbers are
-rejected, because JSON parsers in Python accept them and a model cannot price them.
-Fields that are not model inputs (Street, Sale_Price, ...) are ignored, so a row of the
-Ames data can be sent as it is.
+A request house is `mhpe.schema.House` with these changes:
+
+- A field that House allows to be null may also be left out, because the model imputes it.
+- NaN and infinite numbers are rejected, because JSON parsers in Python accept them and a
+  model cannot price them.
+- Areas, counts, frontage and Misc_Val have the maxima of `mhpe.serving.request_limits`.
+- A boolean is rejected for a number, although pydantic would read true as 1.
+- A field that is not in House is rejected, so that a misspelt field name is not silently
+  dropped and imputed. The Ames data's columns that the model does not use (Street, Alley,
+  ...) are the exception: they are dropped, so that a row of the Ames data, as in
+  events/serve_predict.json, can be sent as it is. Sale_Price, the label, is rejected.
 """
 
 from __future__ import annotations
@@ -13,32 +19,89 @@ import logging
 import typing
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
-from mhpe.schema import House
+from mhpe.schema import NUMERIC_COLUMNS, House
 from mhpe.serving.reference_house import REFERENCE_HOUSE
+from mhpe.serving.request_limits import REQUEST_MAXIMA
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_SIZE = 100
+# The pydantic error type of a boolean sent for a number, worded in validation_errors.py.
+BOOLEAN_NUMBER_ERROR = "number_not_boolean"
+# Columns of modeldata/ames that are neither House fields nor the label.
+IGNORED_AMES_COLUMNS = frozenset(
+    {
+        "Street",
+        "Alley",
+        "Lot_Shape",
+        "Land_Contour",
+        "Utilities",
+        "Land_Slope",
+        "Condition_2",
+        "Roof_Style",
+        "Roof_Matl",
+        "Exterior_2nd",
+        "BsmtFin_SF_1",
+        "BsmtFin_Type_2",
+        "Heating",
+        "Electrical",
+        "Garage_Cond",
+        "Paved_Drive",
+        "Pool_QC",
+        "Fence",
+        "Misc_Feature",
+    }
+)
+HOUSE_NUMERIC_FIELDS: tuple[str, ...] = tuple(
+    name for name in House.model_fields if name in NUMERIC_COLUMNS
+)
 
 
 class _StrictHouse(House):
     model_config = ConfigDict(
-        extra="ignore",
+        extra="forbid",
         frozen=True,
         allow_inf_nan=False,
         json_schema_extra={"examples": [REFERENCE_HOUSE]},
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_ignored_ames_columns(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not IGNORED_AMES_COLUMNS.isdisjoint(data):
+            return {key: value for key, value in data.items() if key not in IGNORED_AMES_COLUMNS}
+        return data
 
-def _optional_nullable_fields() -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for name, field in House.model_fields.items():
-        if type(None) in typing.get_args(field.annotation):
-            fields[name] = (field.annotation, FieldInfo.merge_field_infos(field, default=None))
-    return fields
+    @field_validator(*HOUSE_NUMERIC_FIELDS, mode="before")
+    @classmethod
+    def _reject_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError(BOOLEAN_NUMBER_ERROR, "must be a number, not true or false")
+        return value
+
+
+def _request_field(name: str, field: FieldInfo) -> tuple[Any, FieldInfo]:
+    """Return House's field with the request's maximum and, when nullable, a None default."""
+    parts = [field]
+    maximum = REQUEST_MAXIMA.get(name)
+    if maximum is not None:
+        description = f"{(field.description or '').rstrip('.')}, at most {maximum:,}."
+        parts.append(Field(le=maximum, description=description))
+    overrides: dict[str, Any] = {}
+    if type(None) in typing.get_args(field.annotation):
+        overrides["default"] = None
+    return field.annotation, FieldInfo.merge_field_infos(*parts, **overrides)
 
 
 HouseFeatures = create_model(  # type: ignore[call-overload]
@@ -46,9 +109,10 @@ HouseFeatures = create_model(  # type: ignore[call-overload]
     __base__=_StrictHouse,
     __doc__=(
         "A house to price: its lot, building, areas, rooms and sale. A nullable field may be "
-        "left out; the model imputes it."
+        "left out; the model imputes it. The Ames data's other columns (Street, Alley, ...) "
+        "are ignored, and any other field is rejected."
     ),
-    **_optional_nullable_fields(),
+    **{name: _request_field(name, field) for name, field in House.model_fields.items()},
 )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,11 +59,18 @@ def build_records(
     prices_usd: Sequence[float],
     at: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Build one record per house; `houses` and `prices_usd` are in the same order."""
+    """Build one record per house; `houses` and `prices_usd` are in the same order.
+
+    Raises ValueError when the lengths differ or a price is not finite, because strict
+    JSON, and so the audit, cannot hold NaN or Infinity.
+    """
     if len(houses) != len(prices_usd):
         raise ValueError(
             f"audit needs one price per house: {len(houses)} houses, {len(prices_usd)} prices"
         )
+    for item, price in enumerate(prices_usd):
+        if not math.isfinite(price):
+            raise ValueError(f"audit record {item} is invalid: its price {price!r} is not finite")
     time_text = (at or datetime.now(UTC)).isoformat()
     return [
         {
@@ -120,8 +128,14 @@ class AuditTrail:
         return self._shipper
 
     def write(self, records: Sequence[dict[str, Any]]) -> None:
-        """Write records to all three places; the logging module reports a failed write on stderr."""
-        lines = [json.dumps(record, separators=(",", ":"), default=str) for record in records]
+        """Write records to all three places; the logging module reports a failed write on stderr.
+
+        Raises ValueError, before writing anything, when a record contains NaN or Infinity.
+        """
+        lines = [
+            json.dumps(record, separators=(",", ":"), default=str, allow_nan=False)
+            for record in records
+        ]
         if self._log is not None:
             for record in records:
                 self._log.info(AUDIT_LOG_MESSAGE, extra={AUDIT_LOG_KEY: record})

@@ -32,3 +32,23 @@ class ModelRejectedError(MhpeError, ValueError):
         self.version = version
         self.problem = problem
         super().__init__(f"model version {version} rejected: {problem}")
+
+
+class PriceOutOfRangeError(MhpeError, ValueError):
+    """The model priced a validated house outside (0, max_price_usd], or not at all (NaN).
+
+    The reference-house check at load makes this a property of the input: values far
+    outside the training data that the request bounds let through. `items` maps each such
+    house's position in the request to its price.
+    """
+
+    def __init__(self, model_version: str, items: dict[int, float], max_price_usd: float) -> None:
+        self.model_version = model_version
+        self.items = items
+        self.max_price_usd = max_price_usd
+        prices = ", ".join(f"house {item}: {price!r}" for item, price in items.items())
+        super().__init__(
+            f"model version {model_version} gave no finite price above 0 and at most "
+            f"${max_price_usd:,.0f} ({prices}); the houses' values lie too far outside the "
+            "sales the model was trained on"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,11 +11,16 @@ from pydantic import BaseModel
 
 from mhpe.serving.audit import AuditTrail, RequestInfo, build_records
 from mhpe.serving.champion import ChampionWatcher
+from mhpe.serving.exceptions import PriceOutOfRangeError
 from mhpe.serving.telemetry import ServeMetrics
 
 logger = logging.getLogger(__name__)
 
 PRICE_DECIMALS = 2
+# No house sells for this much: the dearest US sales were under $300 million (an estimate).
+# A linear model far outside its data returns such prices, e.g. $5e37 for a porch of
+# 250,000 sqft, and they are rejected like a price of 0.
+MAX_PRICE_USD = 10_000_000_000
 
 
 @dataclass(frozen=True)
@@ -42,13 +48,22 @@ class PricingService:
     def price(self, houses: Sequence[BaseModel], request: RequestInfo) -> PricedHouses:
         """Price every house with the same model and audit each prediction.
 
-        Raises ModelNotReadyError when no champion is loaded.
+        Raises ModelNotReadyError when no champion is loaded, and PriceOutOfRangeError,
+        before anything is audited, when a price is not finite, rounds to 0 or below, or is
+        above MAX_PRICE_USD.
         """
         self.watcher.poll()
         model = self.watcher.require()
 
         inputs = [house.model_dump() for house in houses]
         prices = [round(price, PRICE_DECIMALS) for price in model.predict(inputs)]
+        unpriced = {
+            item: price
+            for item, price in enumerate(prices)
+            if not math.isfinite(price) or not 0 < price <= MAX_PRICE_USD
+        }
+        if unpriced:
+            raise PriceOutOfRangeError(model.version, unpriced, MAX_PRICE_USD)
 
         if self._audit is not None:
             self._audit.write(
