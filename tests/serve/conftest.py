@@ -28,7 +28,14 @@ from mhpe.training import TrainingResult
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from tests.serve.serve_support import ALPHA_A, ALPHA_B, REPOSITORY, train_ridge
+from tests.serve.serve_support import (
+    ALPHA_A,
+    ALPHA_B,
+    REPOSITORY,
+    PublishedModel,
+    publish_champion,
+    train_ridge,
+)
 
 REGION = "us-east-1"
 MODELS_BUCKET = "models"
@@ -204,3 +211,17 @@ def harness_factory(s3: Any, tmp_path: Path) -> Iterator[Callable[..., ServeHarn
     yield build
     for harness in built:
         harness.serving.audit.close()
+
+
+@pytest.fixture
+def published(store: ObjectStore, model_a: TrainingResult) -> PublishedModel:
+    """Publish model A as the champion, version 1."""
+    return publish_champion(store, MODELS_BUCKET, model_a, "1")
+
+
+@pytest.fixture
+def harness(
+    published: PublishedModel, harness_factory: Callable[..., ServeHarness]
+) -> ServeHarness:
+    """Build a serve harness on the published champion."""
+    return harness_factory()

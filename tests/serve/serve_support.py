@@ -170,3 +170,8 @@ def publish_champion(
         expected_etag=latest.etag if latest else None,
     )
     return PublishedModel(version, body, pointer)
+
+
+def errors_by_field(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Index a 422 body's errors by their field path."""
+    return {error["field"]: error for error in body["errors"]}

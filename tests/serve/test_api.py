@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from mhpe.serving.api_models import MAX_BATCH_SIZE
 from mhpe.serving.reference_house import REFERENCE_HOUSE
-from mhpe.storage import ObjectStore
-from mhpe.training import TrainingResult
 
-from tests.serve.conftest import MODELS_BUCKET, ServeHarness
-from tests.serve.serve_support import PublishedModel, publish_champion, sample_houses
+from tests.serve.conftest import ServeHarness
+from tests.serve.serve_support import (
+    PublishedModel,
+    errors_by_field,
+    sample_houses,
+)
 
 REQUIRED_FIELDS = (
     "Lot_Area",
@@ -26,22 +28,6 @@ REQUIRED_FIELDS = (
     "Year_Sold",
     "Mo_Sold",
 )
-
-
-@pytest.fixture
-def published(store: ObjectStore, model_a: TrainingResult) -> PublishedModel:
-    return publish_champion(store, MODELS_BUCKET, model_a, "1")
-
-
-@pytest.fixture
-def harness(
-    published: PublishedModel, harness_factory: Callable[..., ServeHarness]
-) -> ServeHarness:
-    return harness_factory()
-
-
-def _errors_by_field(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {error["field"]: error for error in body["errors"]}
 
 
 def test_predict_returns_champion_price(harness: ServeHarness, published: PublishedModel) -> None:
@@ -82,7 +68,7 @@ def test_predict_batch_rejects_one_over_maximum(harness: ServeHarness) -> None:
     houses = (sample_houses() * 2)[: MAX_BATCH_SIZE + 1]
 
     response = harness.call("POST", "/predict/batch", {"houses": houses})
-    error = _errors_by_field(response.json())["houses"]
+    error = errors_by_field(response.json())["houses"]
 
     assert response.status == 422
     assert error["rule"] == f"must contain at most {MAX_BATCH_SIZE} items"
@@ -90,7 +76,7 @@ def test_predict_batch_rejects_one_over_maximum(harness: ServeHarness) -> None:
 
 def test_predict_batch_rejects_empty_list(harness: ServeHarness) -> None:
     response = harness.call("POST", "/predict/batch", {"houses": []})
-    error = _errors_by_field(response.json())["houses"]
+    error = errors_by_field(response.json())["houses"]
 
     assert response.status == 422
     assert error["rule"] == "must contain at least 1 items"
@@ -101,7 +87,7 @@ def test_validation_error_names_field_value_and_rule(harness: ServeHarness) -> N
 
     response = harness.call("POST", "/predict", house)
     body = response.json()
-    error = _errors_by_field(body)["Gr_Liv_Area"]
+    error = errors_by_field(body)["Gr_Liv_Area"]
 
     assert response.status == 422
     assert error["value"] == -5
@@ -128,7 +114,7 @@ def test_validation_error_per_rule(
     harness: ServeHarness, field: str, value: Any, rule: str
 ) -> None:
     response = harness.call("POST", "/predict", {**REFERENCE_HOUSE, field: value})
-    error = _errors_by_field(response.json())[field]
+    error = errors_by_field(response.json())[field]
 
     assert response.status == 422
     assert error["value"] == value
@@ -140,7 +126,7 @@ def test_validation_rejects_infinite_number(harness: ServeHarness) -> None:
     raw = json.dumps({**REFERENCE_HOUSE, "Lot_Frontage": float("inf")})
 
     response = harness.call("POST", "/predict", raw_body=raw)
-    error = _errors_by_field(response.json())["Lot_Frontage"]
+    error = errors_by_field(response.json())["Lot_Frontage"]
 
     assert response.status == 422
     assert error["value"] == "inf"
@@ -149,7 +135,7 @@ def test_validation_rejects_infinite_number(harness: ServeHarness) -> None:
 
 def test_validation_names_every_missing_required_field(harness: ServeHarness) -> None:
     response = harness.call("POST", "/predict", {"Bldg_Type": "OneFam"})
-    errors = _errors_by_field(response.json())
+    errors = errors_by_field(response.json())
 
     assert response.status == 422
     assert set(errors) == set(REQUIRED_FIELDS)
@@ -173,7 +159,7 @@ def test_validation_names_batch_item(harness: ServeHarness) -> None:
     houses[1] = {**houses[1], "Lot_Area": -10}
 
     response = harness.call("POST", "/predict/batch", {"houses": houses})
-    error = _errors_by_field(response.json())["houses[1].Lot_Area"]
+    error = errors_by_field(response.json())["houses[1].Lot_Area"]
 
     assert response.status == 422
     assert error["value"] == -10
@@ -223,7 +209,7 @@ def test_fields_outside_the_schema_are_rejected(harness: ServeHarness) -> None:
     row = {**REFERENCE_HOUSE, "Street": "Pave", "Sale_Price": 1, "Gr_Liv_Area_sqft": 2000}
 
     response = harness.call("POST", "/predict", row)
-    errors = _errors_by_field(response.json())
+    errors = errors_by_field(response.json())
 
     assert response.status == 422
     assert set(errors) == {"Sale_Price", "Gr_Liv_Area_sqft"}

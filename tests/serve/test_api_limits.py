@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from mhpe.serving.api_models import MAX_BATCH_SIZE
@@ -19,11 +17,13 @@ from mhpe.serving.request_limits import (
 )
 from mhpe.serving.service import MAX_PRICE_USD
 from mhpe.serving.validation_errors import MAX_ECHOED_VALUE_CHARS, MAX_LISTED_ERRORS
-from mhpe.storage import ObjectStore
-from mhpe.training import TrainingResult
 
-from tests.serve.conftest import MODELS_BUCKET, ServeHarness
-from tests.serve.serve_support import PublishedModel, publish_champion, sample_houses
+from tests.serve.conftest import ServeHarness
+from tests.serve.serve_support import (
+    PublishedModel,
+    errors_by_field,
+    sample_houses,
+)
 
 # The largest value of each bounded field in the Ames data (modeldata/ames, 2,930 sales).
 AMES_MAXIMA = {
@@ -42,22 +42,6 @@ AMES_MAXIMA = {
 }
 # A 422 that summarises its values stays far below this many bytes.
 SHORT_BODY_BYTES = 4_000
-
-
-@pytest.fixture
-def published(store: ObjectStore, model_a: TrainingResult) -> PublishedModel:
-    return publish_champion(store, MODELS_BUCKET, model_a, "1")
-
-
-@pytest.fixture
-def harness(
-    published: PublishedModel, harness_factory: Callable[..., ServeHarness]
-) -> ServeHarness:
-    return harness_factory()
-
-
-def _errors_by_field(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {error["field"]: error for error in body["errors"]}
 
 
 def _audit_lines(harness: ServeHarness) -> list[str]:
@@ -85,7 +69,7 @@ def test_absurd_value_rejected_naming_field(
     harness: ServeHarness, field: str, value: float, maximum: int
 ) -> None:
     response = harness.call("POST", "/predict", {**REFERENCE_HOUSE, field: value})
-    error = _errors_by_field(response.json())[field]
+    error = errors_by_field(response.json())[field]
 
     assert response.status == 422
     assert error["value"] == value
@@ -120,7 +104,7 @@ def test_coordinates_outside_ames_are_priced(harness: ServeHarness) -> None:
 @pytest.mark.parametrize("field", ["Garage_Cars", "Gr_Liv_Area", "Lot_Frontage"])
 def test_boolean_rejected_for_number(harness: ServeHarness, field: str) -> None:
     response = harness.call("POST", "/predict", {**REFERENCE_HOUSE, field: True})
-    error = _errors_by_field(response.json())[field]
+    error = errors_by_field(response.json())[field]
 
     assert response.status == 422
     assert error["value"] is True
@@ -163,7 +147,7 @@ def test_long_string_value_is_summarised(harness: ServeHarness) -> None:
     value = "Y" * 100_000
 
     response = harness.call("POST", "/predict", {**REFERENCE_HOUSE, "Central_Air": value})
-    error = _errors_by_field(response.json())["Central_Air"]
+    error = errors_by_field(response.json())["Central_Air"]
 
     assert response.status == 422
     assert len(response.body) < SHORT_BODY_BYTES
@@ -175,7 +159,7 @@ def test_short_value_is_echoed_whole(harness: ServeHarness) -> None:
     value = "N" * (MAX_ECHOED_VALUE_CHARS - 4)
 
     response = harness.call("POST", "/predict", {**REFERENCE_HOUSE, "Neighborhood": [value]})
-    error = _errors_by_field(response.json())["Neighborhood"]
+    error = errors_by_field(response.json())["Neighborhood"]
 
     assert response.status == 422
     assert error["value"] == [value]
