@@ -20,6 +20,22 @@ Resources:
     Type: AWS::ApiGateway::RestApi
     Properties:
       Name: restart-api
+      Body:
+        openapi: "3.0.1"
+        info: {title: restart-api, version: "1"}
+        paths:
+          /ping:
+            get:
+              x-amazon-apigateway-integration:
+                type: mock
+                requestTemplates: {application/json: '{"statusCode": 200}'}
+  # A deployment that the restart loses while the API keeps its id: the redeploy must notice
+  # it is gone and create it again.
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    Properties:
+      RestApiId: !Ref Api
+      StageName: dev
   Key:
     Type: AWS::ApiGateway::ApiKey
     Properties:
@@ -29,6 +45,8 @@ Outputs:
     Value: !Ref Api
   ApiKeyId:
     Value: !Ref Key
+  DeploymentId:
+    Value: !Ref Deployment
 """
 
 
@@ -57,6 +75,8 @@ def test_restart_keeps_api_and_key(tmp_path: Path) -> None:
         _up(state_dir, port, mlflow_port)
         after = _outputs(state_dir)
         key_after = run_mhpe(state_dir, "api-key", "--stack-name", STACK).stdout.strip()
+        # A deploy after the restart finds every resource, the recreated deployment included.
+        again = run_mhpe(state_dir, "deploy", "--template", str(template), "--stack-name", STACK)
     finally:
         run_mhpe(state_dir, "cloud", "down", check=False)
 
@@ -68,6 +88,7 @@ def test_restart_keeps_api_and_key(tmp_path: Path) -> None:
     assert after["ApiKeyId"] == before["ApiKeyId"]
     assert len(key_before) == 40
     assert key_after == key_before
+    assert "failed" not in again.stdout + again.stderr
     secrets = state_dir / "secrets" / "api-keys.json"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
     for path in [*(state_dir / "logs").rglob("*"), *(state_dir / "stacks").rglob("*")]:

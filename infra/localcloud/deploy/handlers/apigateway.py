@@ -128,16 +128,20 @@ class DeploymentHandler(ResourceHandler):
     handled_properties = ("RestApiId", "Description", "StageName", "StageDescription")
 
     def exists(self, context: ResourceContext, record: dict[str, Any]) -> bool:
+        # moto 5.2.5 answers GetDeployment for an unknown id with a 500 (a KeyError), not
+        # NotFoundException. That happens when a restart recreated the REST API under its old
+        # id without its deployments, so the deployments are listed instead.
+        client = context.client("apigateway")
         try:
-            context.client("apigateway").get_deployment(
-                restApiId=record["Attributes"]["RestApiId"],
-                deploymentId=record["PhysicalResourceId"],
+            pages = client.get_paginator("get_deployments").paginate(
+                restApiId=record["Attributes"]["RestApiId"]
             )
+            deployment_ids = {item["id"] for page in pages for item in page.get("items", [])}
         except ClientError as error:
             if error_code(error) in MISSING_CODES:
                 return False
             raise
-        return True
+        return record["PhysicalResourceId"] in deployment_ids
 
     def create(self, context: ResourceContext, properties: dict[str, Any]) -> Provisioned:
         api_id = properties["RestApiId"]
