@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 from mhpe.commands import data
 
-from .conftest import REPOSITORY, Workspace, check, file_md5s
+from .conftest import DVC_EXECUTABLE, REPOSITORY, Workspace, check, file_md5s, run
 
 
 def test_fetch_matches_committed_dvc_file(make_workspace: Callable[[str], Workspace]) -> None:
@@ -64,3 +64,15 @@ def test_parquet_batch_has_no_schema_metadata(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert metadata.metadata is None
     assert metadata.num_rows == 108
+
+
+def test_repository_dvc_sees_batches_file() -> None:
+    """DVC in the checkout itself finds data/batches.dvc, so a plain `dvc push` sends it.
+
+    A .gitignore pattern that ignores data/ as a whole made DVC skip the folder: `dvc push`
+    then said "Everything is up to date" and uploaded none of the batches.
+    """
+    listing = check(run([str(DVC_EXECUTABLE), "stage", "list", "--all"], cwd=REPOSITORY))
+
+    stages = [line.split()[0] for line in listing.stdout.splitlines() if line.strip()]
+    assert "data/batches.dvc" in stages
