@@ -2,9 +2,9 @@
 gives a resource the id it had before.
 
 moto 5.2.5 builds most ids through `moto.utilities.id_generator`, which consults a list of
-id sources before it draws a random id. The source added here returns an id reserved for the
-next resource created with a given service, resource type and name, once; the reservation is
-then dropped, so a later resource of the same name gets a fresh id.
+id sources before it draws a random id. The source added here returns the id reserved for the
+next resource created with a given service, resource type and name. It does so once, and then
+drops the reservation, so a later resource of the same name gets a fresh id.
 """
 
 from __future__ import annotations

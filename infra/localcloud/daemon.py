@@ -152,7 +152,7 @@ def start(settings: CloudSettings, *, timeout_s: float = READY_TIMEOUT_S) -> Run
 def _is_ready(settings: CloudSettings, pid: int) -> bool:
     """Return whether this cloud's own server, and its MLflow, pass their health checks.
 
-    The pid in the health status tells this cloud from another program on the same port.
+    The pid in the health status distinguishes this cloud from another program on the same port.
     """
     status = health(settings.endpoint_url)
     if status is None or status.get("pid") != pid or status.get("status") != "running":

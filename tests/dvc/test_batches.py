@@ -70,7 +70,7 @@ def test_repository_dvc_sees_batches_file() -> None:
     """DVC in the checkout itself finds data/batches.dvc, so a plain `dvc push` sends it.
 
     A .gitignore pattern that ignores data/ as a whole made DVC skip the folder: `dvc push`
-    then said "Everything is up to date" and uploaded none of the batches.
+    then printed "Everything is up to date" and uploaded none of the batches.
     """
     listing = check(run([str(DVC_EXECUTABLE), "stage", "list", "--all"], cwd=REPOSITORY))
 

@@ -38,7 +38,7 @@ def _write_stack(state_dir: Path, outputs: dict[str, str], endpoint_url: str) ->
 
 
 def _write_running_cloud(state_dir: Path, endpoint_url: str) -> None:
-    """Record a running cloud; this test process's pid stands in for the server's."""
+    """Record a running cloud; the pid of this test process is used as the server's."""
     record = {"pid": os.getpid(), "endpoint_url": endpoint_url}
     (state_dir / "localcloud.json").write_text(json.dumps(record))
 

@@ -87,7 +87,7 @@ def test_drift_event_is_scheduled_event() -> None:
 def test_step_events_accumulate_pipeline_state() -> None:
     # Each task stores its result under its own key, so every step's input extends the
     # previous step's input. validate.json names only the batch's bucket and key, so that it
-    # validates the latest version of a batch that `make demo` uploaded; the later events
+    # validates the latest version of a batch that `make demo` uploaded. The later events
     # carry the full batch record of one real execution.
     ingest_record = load_event("ingest_s3_put.json")["Records"][0]["s3"]
     steps = [

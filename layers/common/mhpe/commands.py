@@ -318,18 +318,28 @@ def dvc_environment() -> dict[str, str]:
     return environment
 
 
-def run_dvc(dvc: Path, *args: str) -> None:
-    """Run `dvc ARGS` with its output on the terminal; raise ClickException when it fails."""
+def _dvc_process(
+    dvc: Path, args: list[str], timeout_s: float, capture: bool
+) -> subprocess.CompletedProcess[str]:
+    """Run `dvc ARGS` with DVC's environment; raise ClickException when it times out."""
     command = [str(dvc), *args]
     logger.info("running %s", " ".join(command))
     try:
-        result = subprocess.run(
-            command, env=dvc_environment(), check=False, timeout=DVC_TRANSFER_TIMEOUT_S
+        return subprocess.run(
+            command,
+            env=dvc_environment(),
+            capture_output=capture,
+            text=True,
+            check=False,
+            timeout=timeout_s,
         )
     except subprocess.TimeoutExpired:
-        raise click.ClickException(
-            f"dvc {args[0]} timed out after {DVC_TRANSFER_TIMEOUT_S} s"
-        ) from None
+        raise click.ClickException(f"dvc {' '.join(args)} timed out after {timeout_s} s") from None
+
+
+def run_dvc(dvc: Path, *args: str) -> None:
+    """Run `dvc ARGS` with its output on the terminal; raise ClickException when it fails."""
+    result = _dvc_process(dvc, list(args), DVC_TRANSFER_TIMEOUT_S, capture=False)
     if result.returncode != 0:
         raise click.ClickException(f"dvc {args[0]} failed with exit code {result.returncode}")
 
@@ -339,19 +349,7 @@ def read_dvc_remote(dvc: Path, remote_name: str | None) -> DvcRemote:
 
     Raises ClickException when no remote is named or configured, or when it is not on S3.
     """
-    try:
-        result = subprocess.run(
-            [str(dvc), "config", "--list"],
-            env=dvc_environment(),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=DVC_CONFIG_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        raise click.ClickException(
-            f"dvc config --list timed out after {DVC_CONFIG_TIMEOUT_S} s"
-        ) from None
+    result = _dvc_process(dvc, ["config", "--list"], DVC_CONFIG_TIMEOUT_S, capture=True)
     if result.returncode != 0:
         raise click.ClickException(f"dvc config --list failed: {result.stderr.strip()}")
 

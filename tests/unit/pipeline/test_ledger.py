@@ -180,7 +180,7 @@ def test_release_without_claim_returns_false(store: ObjectStore) -> None:
 
 
 def test_single_claim_ledger_expires(store: ObjectStore) -> None:
-    # The earlier ledger format kept one claim and never said whether its training finished.
+    # The earlier ledger format kept one claim and did not record whether its training finished.
     claimed_at = datetime.now(UTC)
     old = {
         "claimed_rows": 3130,

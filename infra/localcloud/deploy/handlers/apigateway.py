@@ -128,7 +128,7 @@ class DeploymentHandler(ResourceHandler):
     handled_properties = ("RestApiId", "Description", "StageName", "StageDescription")
 
     def exists(self, context: ResourceContext, record: dict[str, Any]) -> bool:
-        # moto 5.2.5 answers GetDeployment for an unknown id with a 500 (a KeyError), not
+        # moto 5.2.5 returns a 500 (a KeyError) from GetDeployment for an unknown id, not
         # NotFoundException. That happens when a restart recreated the REST API under its old
         # id without its deployments, so the deployments are listed instead.
         client = context.client("apigateway")

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 LEDGER_KEY = "pipeline/training-ledger.json"
 MAX_CLAIM_ATTEMPTS = 5
-# The train function's Lambda timeout in template.yaml: no invocation holds a claim longer.
+# The train function's Lambda timeout in template.yaml: no invocation keeps a claim longer.
 TRAIN_TIMEOUT_S = 900
 # Room for clock differences between hosts and for the state machine's Catch path.
 CLAIM_MARGIN_S = 120
@@ -296,7 +296,7 @@ def release_claim(
         current = _now(now)
         ledger, etag = read_ledger(store, bucket)
         if not any(claim.execution_arn == execution_arn for claim in ledger.claims):
-            logger.info("execution %s holds no training claim; nothing to release", execution_arn)
+            logger.info("execution %s has no training claim to release", execution_arn)
             return False
         remaining = ledger.live_claims(current, excluding=execution_arn)
         try:
